@@ -1,0 +1,105 @@
+// Env: the file-system interface through which the store does all its I/O.
+// Env::Default() is the real POSIX file system; tests substitute an in-memory
+// Env that can inject ENOSPC, EIO, short writes and a "power cut" that drops
+// everything not yet synced (store/testing/fault_env.h).
+//
+// Paths are plain strings; the store builds every path through
+// store/src/filenames.h.
+//
+// Thread safety: an Env and the files it returns may be used from several
+// threads at once, except that one WritableFile is used by one thread at a
+// time (the store guards each with its shard lock).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chunkfs/status.h"
+
+namespace chunkfs {
+
+// A file opened for appending. Bytes appended are visible to readers of the
+// same path at once, but survive a power cut only after Sync().
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Appends all of `data` or fails. On failure part of `data` may have been
+  // written (a short write): the caller must treat the file's tail as unknown
+  // and truncate back to a known size before appending again.
+  virtual Status Append(std::string_view data) = 0;
+  // Makes the file's content durable (fdatasync).
+  virtual Status Sync() = 0;
+  virtual Status Close() = 0;
+};
+
+// A file opened for positional reads.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to n bytes at offset into scratch; *result gets the bytes read
+  // (fewer than n only at end of file).
+  virtual Status Read(uint64_t offset, size_t n, std::string* result) const = 0;
+};
+
+// A whole file mapped (or copied) into memory, read-only. The content stays
+// valid and unchanged for the life of the object.
+class MappedFile {
+ public:
+  virtual ~MappedFile() = default;
+  virtual const char* data() const = 0;
+  virtual size_t size() const = 0;
+};
+
+// Held while a process owns a repository; the kernel drops it when the
+// process dies (flock), so no stale lock can exist.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  // The POSIX file system. Never deleted.
+  static Env* Default();
+
+  // Opens `path` for appending, creating it if missing (mode 0644).
+  virtual Status NewAppendableFile(const std::string& path, std::unique_ptr<WritableFile>* out) = 0;
+  // Creates or truncates `path`, opened for appending.
+  virtual Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* out) = 0;
+  virtual Status NewRandomAccessFile(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* out) = 0;
+  virtual Status NewMappedFile(const std::string& path, std::unique_ptr<MappedFile>* out) = 0;
+
+  virtual Status FileExists(const std::string& path, bool* exists) = 0;
+  virtual Status IsDirectory(const std::string& path, bool* is_dir) = 0;
+  virtual Status GetFileSize(const std::string& path, uint64_t* size) = 0;
+  // Names (not paths) of the entries of `dir`, without "." and "..".
+  virtual Status GetChildren(const std::string& dir, std::vector<std::string>* names) = 0;
+  // A value that changes whenever an entry of `dir` is added, removed or
+  // renamed (the directory's mtime in ns on POSIX).
+  virtual Status GetDirVersion(const std::string& dir, uint64_t* version) = 0;
+  virtual Status CreateDir(const std::string& dir) = 0;  // OK if it exists
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // Atomically replaces `to` with `from`. Durable only after SyncDir().
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  virtual Status Truncate(const std::string& path, uint64_t size) = 0;
+  // Makes creations, removals and renames in `dir` durable.
+  virtual Status SyncDir(const std::string& dir) = 0;
+
+  // Takes an exclusive lock on `path` (created if missing) without waiting.
+  // If another process holds it: Busy, with *holder set to what that process
+  // wrote into the file (its pid). Writes our pid into the file.
+  virtual Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock,
+                          std::string* holder) = 0;
+
+  // Convenience helpers built on the calls above.
+  Status ReadFileToString(const std::string& path, std::string* out);
+  // Writes `data` to path.tmp, syncs it, renames it over `path`, syncs the dir.
+  Status WriteFileAtomic(const std::string& dir, const std::string& name, std::string_view data);
+};
+
+}  // namespace chunkfs

@@ -1,0 +1,33 @@
+// Every path in a repository is built here, and nowhere else.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace chunkfs::filenames {
+
+inline constexpr char kHeaderName[] = "chunkfs.repo";
+inline constexpr char kLockName[] = "lock";
+inline constexpr char kShardsDir[] = "shards";
+inline constexpr char kTmpSuffix[] = ".tmp";
+
+std::string HeaderPath(const std::string& repo);
+std::string LockPath(const std::string& repo);
+std::string ShardsDir(const std::string& repo);
+// REPO/shards/0a
+std::string ShardDir(const std::string& repo, unsigned shard);
+// "pack-000000000000002a.dat" / ".idx"
+std::string DatName(uint64_t pack_id);
+std::string IdxName(uint64_t pack_id);
+std::string Join(const std::string& dir, const std::string& name);
+
+enum class FileKind { kDat, kIdx, kTmp, kOther };
+struct ParsedName {
+  FileKind kind = FileKind::kOther;
+  uint64_t pack_id = 0;
+};
+// Classifies a file name found in a shard directory.
+ParsedName ParseShardFileName(const std::string& name);
+
+}  // namespace chunkfs::filenames

@@ -1,0 +1,84 @@
+// On-disk format constants and little-endian encoding helpers.
+// The byte-by-byte layout is specified in docs/FORMAT.md; keep both in step.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace chunkfs::format {
+
+// ---- Repository header: REPO/chunkfs.repo (64 bytes) ----
+inline constexpr char kRepoMagic[8] = {'C', 'H', 'U', 'N', 'K', 'F', 'S', 'R'};
+inline constexpr uint32_t kRepoVersion = 1;
+inline constexpr size_t kRepoHeaderSize = 64;
+// offsets
+inline constexpr size_t kRepoVersionOff = 8;
+inline constexpr size_t kRepoFlagsOff = 12;
+inline constexpr size_t kRepoPackLimitOff = 16;
+inline constexpr size_t kRepoMaxChunkOff = 24;
+inline constexpr size_t kRepoLevelOff = 28;
+inline constexpr size_t kRepoCrcOff = 60;
+
+// ---- Pack (.dat) header (32 bytes) ----
+inline constexpr char kPackMagic[8] = {'C', 'H', 'U', 'N', 'K', 'P', 'A', 'K'};
+inline constexpr uint32_t kPackVersion = 1;
+inline constexpr size_t kPackHeaderSize = 32;
+
+// ---- Pack record: header (48) + payload + crc32 (4) ----
+inline constexpr uint32_t kRecordMagic = 0x52434643;  // bytes "CFCR"
+inline constexpr size_t kRecordHeaderSize = 48;
+inline constexpr size_t kRecordOverhead = kRecordHeaderSize + 4;
+inline constexpr uint32_t kMaxRecordPayload = 1u << 30;  // sanity bound when scanning
+
+// ---- Pack trailer (32 bytes), appended when the pack is sealed ----
+inline constexpr char kTrailerMagic[8] = {'C', 'H', 'U', 'N', 'K', 'E', 'N', 'D'};
+inline constexpr size_t kTrailerSize = 32;
+
+// ---- Idx file: header (48) + fanout (1024) + entries (56 each) + crc32 (4) ----
+inline constexpr char kIdxMagic[8] = {'C', 'H', 'U', 'N', 'K', 'I', 'D', 'X'};
+inline constexpr uint32_t kIdxVersion = 1;
+inline constexpr uint32_t kIdxFlagSealed = 1;
+inline constexpr size_t kIdxHeaderSize = 48;
+inline constexpr size_t kIdxFanoutSize = 256 * 4;
+inline constexpr size_t kIdxEntrySize = 56;
+inline constexpr size_t kIdxFixedSize = kIdxHeaderSize + kIdxFanoutSize + 4;
+
+// Codecs (one byte per record).
+inline constexpr uint8_t kCodecRaw = 0;
+inline constexpr uint8_t kCodecZlib = 1;
+
+// ---- little-endian helpers ----
+inline void PutU32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+inline void PutU64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+inline uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+inline uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+inline void AppendU32(std::string* s, uint32_t v) {
+  char b[4];
+  PutU32(b, v);
+  s->append(b, 4);
+}
+inline void AppendU64(std::string* s, uint64_t v) {
+  char b[8];
+  PutU64(b, v);
+  s->append(b, 8);
+}
+
+// CRC-32 (zlib's crc32, the ISO-HDLC polynomial).
+uint32_t Crc32(std::string_view data, uint32_t crc = 0);
+
+}  // namespace chunkfs::format

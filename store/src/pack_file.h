@@ -1,0 +1,54 @@
+// Reading packs: positional record reads, and the sequential scan that
+// recovery uses to rebuild an idx from a .dat alone.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "chunkfs/env.h"
+#include "chunkfs/status.h"
+#include "idx.h"
+
+namespace chunkfs {
+
+// Read access to one .dat, shared by readers through shared_ptr.
+// Thread safety: ReadChunk may be called from any thread; the file is
+// opened on first use.
+class PackFile {
+ public:
+  PackFile(Env* env, std::string path, uint64_t id) : env_(env), path_(std::move(path)), id_(id) {}
+  const std::string& path() const { return path_; }
+  uint64_t id() const { return id_; }
+  // Reads the record at e.offset, checks its CRC, its digest and lengths
+  // against `e`, inflates it and verifies the SHA-256 of the result.
+  // Corruption (naming the file and offset) on any mismatch.
+  Status ReadChunk(const IdxEntry& e, std::string* out);
+
+ private:
+  Status EnsureOpen();
+  Env* const env_;
+  const std::string path_;
+  const uint64_t id_;
+  std::mutex open_mu_;
+  std::shared_ptr<RandomAccessFile> file_;  // set once, then read-only
+};
+
+// What a scan of a .dat found.
+struct ScanResult {
+  std::vector<IdxEntry> entries;  // in file order
+  uint64_t valid_end = 0;         // end of the last valid record
+  uint32_t crc = 0;               // CRC-32 of [0, valid_end)
+  uint64_t file_size = 0;
+  std::string stop_reason;        // why the scan stopped before file_size
+};
+
+// Scans records from `start` (with `crc` the CRC-32 of [0, start)) up to
+// `end` (the file size, or a sealed pack's data_end). Stops at the first
+// record that is torn or fails its checks. Reads in large blocks.
+Status ScanPack(Env* env, const std::string& path, uint64_t start, uint32_t crc, uint64_t end,
+                ScanResult* out);
+
+}  // namespace chunkfs

@@ -1,0 +1,128 @@
+#include "records.h"
+
+#include <cstring>
+
+#include "format.h"
+
+namespace chunkfs::records {
+using namespace chunkfs::format;
+
+
+std::string EncodeRepoHeader(const RepoSettings& s) {
+  std::string b(kRepoHeaderSize, '\0');
+  std::memcpy(b.data(), kRepoMagic, 8);
+  PutU32(&b[kRepoVersionOff], kRepoVersion);
+  PutU32(&b[kRepoFlagsOff], 0);
+  PutU64(&b[kRepoPackLimitOff], s.pack_size_limit);
+  PutU32(&b[kRepoMaxChunkOff], s.max_chunk_size);
+  PutU32(&b[kRepoLevelOff], static_cast<uint32_t>(s.compression_level));
+  PutU32(&b[kRepoCrcOff], Crc32(std::string_view(b.data(), kRepoCrcOff)));
+  return b;
+}
+
+Status DecodeRepoHeader(std::string_view b, RepoSettings* s) {
+  if (b.size() < 8 || std::memcmp(b.data(), kRepoMagic, 8) != 0) {
+    return Status::InvalidArgument("not a chunkfs repository (bad magic in header)");
+  }
+  if (b.size() != kRepoHeaderSize) return Status::Corruption("repository header has the wrong size");
+  uint32_t version = GetU32(&b[kRepoVersionOff]);
+  if (GetU32(&b[kRepoCrcOff]) != Crc32(b.substr(0, kRepoCrcOff))) {
+    return Status::Corruption("repository header checksum mismatch");
+  }
+  if (version > kRepoVersion) {
+    return Status::NotSupported("repository format version " + std::to_string(version) +
+                                " is newer than this program supports (" +
+                                std::to_string(kRepoVersion) + ")");
+  }
+  if (version == 0) return Status::Corruption("repository format version 0");
+  s->pack_size_limit = GetU64(&b[kRepoPackLimitOff]);
+  s->max_chunk_size = GetU32(&b[kRepoMaxChunkOff]);
+  s->compression_level = static_cast<int>(GetU32(&b[kRepoLevelOff]));
+  return Status::OK();
+}
+
+std::string EncodePackHeader(uint8_t shard, uint64_t pack_id) {
+  std::string b(kPackHeaderSize, '\0');
+  std::memcpy(b.data(), kPackMagic, 8);
+  PutU32(&b[8], kPackVersion);
+  PutU32(&b[12], shard);
+  PutU64(&b[16], pack_id);
+  PutU32(&b[28], Crc32(std::string_view(b.data(), 28)));
+  return b;
+}
+
+Status DecodePackHeader(std::string_view b, uint8_t* shard, uint64_t* pack_id) {
+  if (b.size() < kPackHeaderSize) return Status::Corruption("pack header truncated");
+  if (std::memcmp(b.data(), kPackMagic, 8) != 0) return Status::Corruption("pack header: bad magic");
+  if (GetU32(&b[28]) != Crc32(b.substr(0, 28))) return Status::Corruption("pack header: bad checksum");
+  if (GetU32(&b[8]) != kPackVersion) return Status::NotSupported("pack version " + std::to_string(GetU32(&b[8])));
+  uint32_t sh = GetU32(&b[12]);
+  if (sh > 255) return Status::Corruption("pack header: shard out of range");
+  *shard = static_cast<uint8_t>(sh);
+  *pack_id = GetU64(&b[16]);
+  return Status::OK();
+}
+
+uint64_t RecordHeader::total_size() const { return kRecordOverhead + uint64_t{stored_len}; }
+
+std::string EncodeRecord(const RecordHeader& h, std::string_view payload) {
+  std::string b(kRecordHeaderSize, '\0');
+  PutU32(&b[0], kRecordMagic);
+  b[4] = static_cast<char>(h.codec);
+  PutU32(&b[8], h.raw_len);
+  PutU32(&b[12], static_cast<uint32_t>(payload.size()));
+  std::memcpy(&b[16], h.digest.bytes.data(), Digest::kSize);
+  b.reserve(kRecordOverhead + payload.size());
+  b.append(payload);
+  AppendU32(&b, Crc32(b));
+  return b;
+}
+
+Status DecodeRecordHeader(std::string_view b, RecordHeader* h) {
+  if (b.size() < kRecordHeaderSize) return Status::Corruption("record header truncated");
+  if (GetU32(b.data()) != kRecordMagic) return Status::Corruption("record: bad magic");
+  h->codec = static_cast<uint8_t>(b[4]);
+  h->raw_len = GetU32(&b[8]);
+  h->stored_len = GetU32(&b[12]);
+  std::memcpy(h->digest.bytes.data(), &b[16], Digest::kSize);
+  if (b[5] != 0 || b[6] != 0 || b[7] != 0) return Status::Corruption("record: reserved bytes set");
+  if (h->raw_len > kMaxRecordPayload || h->stored_len > kMaxRecordPayload) {
+    return Status::Corruption("record: impossible length");
+  }
+  if (h->codec != kCodecRaw && h->codec != kCodecZlib) return Status::Corruption("record: unknown codec");
+  if (h->codec == kCodecRaw && h->raw_len != h->stored_len) return Status::Corruption("record: raw length mismatch");
+  return Status::OK();
+}
+
+Status VerifyRecord(std::string_view rec, RecordHeader* h, std::string_view* payload) {
+  Status s = DecodeRecordHeader(rec, h);
+  if (!s.ok()) return s;
+  if (rec.size() != h->total_size()) return Status::Corruption("record truncated");
+  size_t crc_off = kRecordHeaderSize + h->stored_len;
+  if (GetU32(&rec[crc_off]) != Crc32(rec.substr(0, crc_off))) {
+    return Status::Corruption("record checksum mismatch");
+  }
+  *payload = rec.substr(kRecordHeaderSize, h->stored_len);
+  return Status::OK();
+}
+
+std::string EncodeTrailer(const Trailer& t) {
+  std::string b(kTrailerSize, '\0');
+  std::memcpy(b.data(), kTrailerMagic, 8);
+  PutU32(&b[8], t.record_count);
+  PutU32(&b[12], t.pack_crc);
+  PutU64(&b[16], t.data_end);
+  PutU32(&b[28], Crc32(std::string_view(b.data(), 28)));
+  return b;
+}
+
+bool DecodeTrailer(std::string_view b, Trailer* t) {
+  if (b.size() != kTrailerSize || std::memcmp(b.data(), kTrailerMagic, 8) != 0) return false;
+  if (GetU32(&b[28]) != Crc32(b.substr(0, 28))) return false;
+  t->record_count = GetU32(&b[8]);
+  t->pack_crc = GetU32(&b[12]);
+  t->data_end = GetU64(&b[16]);
+  return true;
+}
+
+}  // namespace chunkfs::records

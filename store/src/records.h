@@ -1,0 +1,47 @@
+// Encoding and decoding of the repository header, pack header, pack records
+// and pack trailer (docs/FORMAT.md). Pure functions over bytes: no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "chunkfs/digest.h"
+#include "chunkfs/repository.h"
+#include "chunkfs/status.h"
+
+namespace chunkfs::records {
+
+std::string EncodeRepoHeader(const RepoSettings& s);
+// NotSupported for a newer version; InvalidArgument for a foreign file.
+Status DecodeRepoHeader(std::string_view bytes, RepoSettings* s);
+
+std::string EncodePackHeader(uint8_t shard, uint64_t pack_id);
+Status DecodePackHeader(std::string_view bytes, uint8_t* shard, uint64_t* pack_id);
+
+struct RecordHeader {
+  uint8_t codec = 0;
+  uint32_t raw_len = 0;
+  uint32_t stored_len = 0;
+  Digest digest;
+  uint64_t total_size() const;  // header + payload + crc
+};
+
+// Header, payload and CRC as one string, ready to append.
+std::string EncodeRecord(const RecordHeader& h, std::string_view payload);
+// Parses the fixed header at the start of `bytes` (>= kRecordHeaderSize).
+// Corruption if the magic or lengths are impossible.
+Status DecodeRecordHeader(std::string_view bytes, RecordHeader* h);
+// Checks a whole record (header + payload + crc) and returns its payload.
+Status VerifyRecord(std::string_view record, RecordHeader* h, std::string_view* payload);
+
+struct Trailer {
+  uint32_t record_count = 0;
+  uint32_t pack_crc = 0;   // CRC-32 of the .dat bytes [0, data_end)
+  uint64_t data_end = 0;   // where the trailer starts
+};
+std::string EncodeTrailer(const Trailer& t);
+// True if `bytes` (kTrailerSize) is a well-formed trailer.
+bool DecodeTrailer(std::string_view bytes, Trailer* t);
+
+}  // namespace chunkfs::records

@@ -1,0 +1,106 @@
+// Repository::Create and Repository::Open: the header, validation of the
+// path and settings, the owner lock.
+#include <memory>
+
+#include "filenames.h"
+#include "format.h"
+#include "records.h"
+#include "repository_impl.h"
+
+namespace chunkfs {
+namespace fn = chunkfs::filenames;
+
+namespace {
+
+Status ValidateSettings(const RepoSettings& s) {
+  if (s.pack_size_limit < 4096 || s.pack_size_limit > (1ull << 40)) {
+    return Status::InvalidArgument("pack size limit must be between 4 KiB and 1 TiB");
+  }
+  if (s.max_chunk_size < 1 || s.max_chunk_size > format::kMaxRecordPayload) {
+    return Status::InvalidArgument("maximum chunk size must be between 1 byte and 1 GiB");
+  }
+  if (s.compression_level < 0 || s.compression_level > 9) {
+    return Status::InvalidArgument("compression level must be 0 (off) to 9");
+  }
+  return Status::OK();
+}
+
+Status ReadHeader(Env* env, const std::string& path, RepoSettings* settings) {
+  bool is_dir = false;
+  Status s = env->IsDirectory(path, &is_dir);
+  if (!s.ok()) {
+    if (s.err() == ENOENT) return Status::NotFound("no repository at " + path + " (run: chunkctl init " + path + ")");
+    return s;
+  }
+  if (!is_dir) return Status::InvalidArgument(path + " is not a directory");
+  bool exists = false;
+  const std::string header = fn::HeaderPath(path);
+  if (!(s = env->FileExists(header, &exists)).ok()) return s;
+  if (!exists) {
+    return Status::InvalidArgument(path + " is not a chunkfs repository (no " + fn::kHeaderName +
+                                   "; create one with: chunkctl init DIR)");
+  }
+  std::string bytes;
+  if (!(s = env->ReadFileToString(header, &bytes)).ok()) return s;
+  s = records::DecodeRepoHeader(bytes, settings);
+  if (!s.ok()) return s.WithContext(header);
+  return ValidateSettings(*settings).WithContext(header);
+}
+
+}  // namespace
+
+Status Repository::Create(const std::string& path, const RepoSettings& settings, Env* env) {
+  if (env == nullptr) env = Env::Default();
+  Status s = ValidateSettings(settings);
+  if (!s.ok()) return s;
+  bool is_dir = false;
+  s = env->IsDirectory(path, &is_dir);
+  if (s.ok() && !is_dir) return Status::InvalidArgument(path + " exists and is not a directory");
+  if (s.ok()) {
+    std::vector<std::string> names;
+    if (!(s = env->GetChildren(path, &names)).ok()) return s;
+    if (!names.empty()) {
+      bool has_header = false;
+      env->FileExists(fn::HeaderPath(path), &has_header);
+      return Status::InvalidArgument(path + (has_header ? " is already a chunkfs repository"
+                                                          : " is not empty; refusing to create a repository there"));
+    }
+  } else if (s.err() == ENOENT) {
+    if (!(s = env->CreateDir(path)).ok()) return s;
+  } else {
+    return s;
+  }
+  if (!(s = env->CreateDir(fn::ShardsDir(path))).ok()) return s;
+  if (!(s = env->SyncDir(path)).ok()) return s;
+  // The header goes last: a directory without it is not a repository yet.
+  return env->WriteFileAtomic(path, fn::kHeaderName, records::EncodeRepoHeader(settings));
+}
+
+Status Repository::Open(const std::string& path, const OpenOptions& options, std::unique_ptr<Repository>* out) {
+  auto ctx = std::make_unique<StoreContext>();
+  ctx->env = options.env != nullptr ? options.env : Env::Default();
+  ctx->repo = path;
+  ctx->read_only = options.read_only;
+  ctx->log = options.log;
+  Status s = ReadHeader(ctx->env, path, &ctx->settings);
+  if (!s.ok()) return s;
+  if (options.max_chunk_size != 0) ctx->settings.max_chunk_size = options.max_chunk_size;
+  if (options.compression_level >= 0) ctx->settings.compression_level = options.compression_level;
+  if (!(s = ValidateSettings(ctx->settings)).ok()) return s;
+  std::unique_ptr<FileLock> lock;
+  if (!options.read_only) {
+    std::string holder;
+    s = ctx->env->LockFile(fn::LockPath(path), &lock, &holder);
+    if (s.IsBusy()) {
+      return Status::Busy("repository " + path + " is in use by another process (" + holder +
+                          "); unmount it or stop that process first");
+    }
+    if (!s.ok()) return s;
+  }
+  auto repo = std::make_unique<RepositoryImpl>(std::move(ctx));
+  if (!(s = repo->OpenShards(std::move(lock))).ok()) return s;
+  *out = std::move(repo);
+  return Status::OK();
+}
+
+}  // namespace chunkfs

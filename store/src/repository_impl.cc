@@ -1,0 +1,118 @@
+#include "repository_impl.h"
+
+#include "codec.h"
+#include "format.h"
+
+namespace chunkfs {
+
+RepositoryImpl::RepositoryImpl(std::unique_ptr<StoreContext> ctx) : ctx_(std::move(ctx)) {
+  for (int i = 0; i < 256; ++i) shards_[i] = std::make_unique<Shard>(ctx_.get(), static_cast<uint8_t>(i));
+}
+
+RepositoryImpl::~RepositoryImpl() { Close(); }
+
+Status RepositoryImpl::OpenShards(std::unique_ptr<FileLock> lock) {
+  lock_ = std::move(lock);
+  uint64_t max_id = 0;
+  for (auto& s : shards_) {
+    Status st = s->Open();
+    if (!st.ok()) return st.WithContext("opening " + ctx_->repo);
+    max_id = std::max(max_id, s->max_pack_id());
+  }
+  // Recovery may have allocated ids already (never below max_id + 1).
+  uint64_t want = max_id + 1;
+  uint64_t cur = ctx_->next_pack_id.load();
+  if (cur < want) ctx_->next_pack_id.store(want);
+  return Status::OK();
+}
+
+Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Digest* expected) {
+  if (ctx_->read_only) return Fail(Status::InvalidArgument("repository is open read-only"));
+  if (data.size() > ctx_->settings.max_chunk_size) {
+    return Fail(Status::TooLarge("chunk of " + std::to_string(data.size()) + " bytes exceeds the maximum of " +
+                                 std::to_string(ctx_->settings.max_chunk_size)));
+  }
+  Digest d = Sha256(data);
+  if (expected != nullptr && d != *expected) {
+    return Fail(Status::Corruption("content hashes to " + d.ToHex() + ", not to its name " + expected->ToHex()));
+  }
+  result->digest = d;
+  result->was_new = false;
+  Shard& shard = *shards_[d.shard()];
+  ChunkLocation loc;
+  if (!shard.Find(d, &loc)) {  // compress outside the shard lock
+    std::string stored;
+    uint8_t codec = codec::Encode(data, ctx_->settings.compression_level, &stored);
+    Status s = shard.Append(d, static_cast<uint32_t>(data.size()), codec, stored, &result->was_new);
+    if (!s.ok()) return Fail(s);
+  }
+  if (result->was_new) puts_++;
+  else dedup_hits_++;
+  return Status::OK();
+}
+
+Status RepositoryImpl::Get(const Digest& digest, std::string* out) {
+  ChunkLocation loc;
+  if (!shards_[digest.shard()]->Find(digest, &loc)) return Status::NotFound("chunk " + digest.ToHex());
+  Status s = loc.pack->ReadChunk(loc.entry, out);
+  if (s.IsCorruption()) corrupt_reads_++;
+  return Fail(s);
+}
+
+Status RepositoryImpl::Stat(const Digest& digest, ChunkInfo* info) {
+  ChunkLocation loc;
+  if (!shards_[digest.shard()]->Find(digest, &loc)) return Status::NotFound("chunk " + digest.ToHex());
+  info->raw_size = loc.entry.raw_len;
+  info->stored_size = loc.entry.stored_len;
+  info->codec = loc.entry.codec;
+  return Status::OK();
+}
+
+Status RepositoryImpl::Sync() {
+  if (ctx_->read_only) return Status::OK();
+  const uint64_t mine = puts_.load();
+  std::lock_guard<std::mutex> l(sync_mu_);
+  if (mine <= synced_puts_ && !sync_failed_) return Status::OK();  // a round after our puts covered them
+  const uint64_t covering = puts_.load();
+  Status first;
+  for (auto& shard : shards_) {
+    Status s = shard->Sync();
+    if (!s.ok() && first.ok()) first = s;
+  }
+  syncs_++;
+  sync_failed_ = !first.ok();
+  if (first.ok()) synced_puts_ = covering;
+  return Fail(first);
+}
+
+RepoStats RepositoryImpl::GetStats() {
+  RepoStats st;
+  for (auto& shard : shards_) {
+    ShardCounts c = shard->GetCounts();
+    st.chunks += c.chunks;
+    st.bytes_raw += c.bytes_raw;
+    st.bytes_stored += c.bytes_stored;
+    st.packs_sealed += c.packs_sealed;
+    st.packs_open += c.packs_open;
+  }
+  st.puts = puts_.load();
+  st.dedup_hits = dedup_hits_.load();
+  st.syncs = syncs_.load();
+  st.corrupt_reads = corrupt_reads_.load();
+  st.errors = ctx_->errors.load();
+  return st;
+}
+
+Status RepositoryImpl::Close() {
+  if (closed_) return Status::OK();
+  closed_ = true;
+  Status first;
+  for (auto& shard : shards_) {
+    Status s = shard->Close();
+    if (!s.ok() && first.ok()) first = s;
+  }
+  lock_.reset();
+  return first;
+}
+
+}  // namespace chunkfs

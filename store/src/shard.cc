@@ -1,0 +1,536 @@
+#include "shard.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <set>
+
+#include "filenames.h"
+#include "format.h"
+#include "records.h"
+
+namespace chunkfs {
+using namespace chunkfs::format;
+namespace fn = chunkfs::filenames;
+
+namespace {
+void SumBytes(const IdxTable& t, uint64_t* raw, uint64_t* stored) {
+  for (uint32_t i = 0; i < t.count(); ++i) {
+    IdxEntry e = t.At(i);
+    *raw += e.raw_len;
+    *stored += e.stored_len;
+  }
+}
+// Sorted by digest, first occurrence kept.
+void SortUnique(std::vector<IdxEntry>* v) {
+  std::stable_sort(v->begin(), v->end(), [](const IdxEntry& a, const IdxEntry& b) { return a.digest < b.digest; });
+  v->erase(std::unique(v->begin(), v->end(), [](const IdxEntry& a, const IdxEntry& b) { return a.digest == b.digest; }),
+           v->end());
+}
+}  // namespace
+
+Shard::Shard(StoreContext* ctx, uint8_t id) : ctx_(ctx), id_(id), dir_(fn::ShardDir(ctx->repo, id)) {}
+
+Shard::~Shard() { Close(); }
+
+std::string Shard::DatPath(uint64_t id) const { return fn::Join(dir_, fn::DatName(id)); }
+std::string Shard::IdxPath(uint64_t id) const { return fn::Join(dir_, fn::IdxName(id)); }
+
+// ---------------------------------------------------------------- loading
+
+Status Shard::Open() {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  std::vector<FrozenPack> frozen;
+  std::vector<Unsealed> unsealed;
+  Status s = LoadAll(&frozen, &unsealed);
+  if (!s.ok()) return s;
+  for (auto& p : frozen) AddFrozen(std::move(p));
+  if (ctx_->read_only) {
+    for (auto& u : unsealed) {
+      AddFrozen(FreezeEntries(std::make_shared<PackFile>(ctx_->env, DatPath(u.id), u.id), u.id, u.entries,
+                              u.valid_end, u.crc, false));
+    }
+    ctx_->env->GetDirVersion(dir_, &dir_version_);
+    last_refresh_ = std::chrono::steady_clock::now();
+    return Status::OK();
+  }
+  return FinishRecovery(std::move(unsealed));
+}
+
+Status Shard::LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* unsealed) {
+  Env* env = ctx_->env;
+  Status s = env->IsDirectory(dir_, &dir_exists_);
+  if (!s.ok() && s.err() == ENOENT) return Status::OK();  // no pack written yet
+  if (!s.ok() || !dir_exists_) return s;
+  std::vector<std::string> names;
+  if (!(s = env->GetChildren(dir_, &names)).ok()) return s;
+  std::set<uint64_t> dats, idxs;
+  for (const auto& name : names) {
+    fn::ParsedName p = fn::ParseShardFileName(name);
+    if (p.kind == fn::FileKind::kDat) dats.insert(p.pack_id);
+    else if (p.kind == fn::FileKind::kIdx) idxs.insert(p.pack_id);
+    else if (p.kind == fn::FileKind::kTmp && !ctx_->read_only) {
+      ctx_->Log("recovery: removing leftover temporary file " + fn::Join(dir_, name));
+      env->RemoveFile(fn::Join(dir_, name));
+    } else if (p.kind == fn::FileKind::kOther) {
+      ctx_->Log("ignoring stray file " + fn::Join(dir_, name));
+    }
+    if (p.kind == fn::FileKind::kDat || p.kind == fn::FileKind::kIdx) max_pack_id_ = std::max(max_pack_id_, p.pack_id);
+  }
+  for (uint64_t id : idxs) {
+    if (!dats.count(id)) ctx_->Log("ignoring " + IdxPath(id) + ": its pack is missing");
+  }
+  for (uint64_t id : dats) {
+    if (!(s = LoadPack(id, idxs.count(id) > 0, frozen, unsealed)).ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status Shard::ReadAt(const std::string& path, uint64_t off, size_t n, std::string* out) {
+  std::unique_ptr<RandomAccessFile> f;
+  Status s = ctx_->env->NewRandomAccessFile(path, &f);
+  if (s.ok()) s = f->Read(off, n, out);
+  return s;
+}
+
+Status Shard::LoadPack(uint64_t id, bool has_idx, std::vector<FrozenPack>* frozen,
+                       std::vector<Unsealed>* unsealed) {
+  const std::string path = DatPath(id);
+  uint64_t size = 0;
+  Status s = ctx_->env->GetFileSize(path, &size);
+  if (!s.ok()) return s;
+  if (size < kPackHeaderSize) {
+    // Torn at creation: the header never made it, so no record can follow.
+    if (!ctx_->read_only) {
+      ctx_->Log("recovery: removing " + path + " (" + std::to_string(size) + " bytes, torn before its header)");
+      ctx_->env->RemoveFile(path);
+      if (has_idx) ctx_->env->RemoveFile(IdxPath(id));
+    }
+    return Status::OK();
+  }
+  std::string head;
+  if (!(s = ReadAt(path, 0, kPackHeaderSize, &head)).ok()) return s;
+  uint8_t shard = 0;
+  uint64_t hid = 0;
+  s = records::DecodePackHeader(head, &shard, &hid);
+  if (s.ok() && (shard != id_ || hid != id)) s = Status::Corruption("pack header names another pack");
+  if (!s.ok()) {
+    ctx_->errors++;
+    ctx_->Log("damaged pack " + path + ": " + s.message() + "; left untouched, its chunks unavailable");
+    return Status::OK();
+  }
+  std::string tail;
+  records::Trailer t;
+  if (size >= kPackHeaderSize + kTrailerSize) {
+    if (!(s = ReadAt(path, size - kTrailerSize, kTrailerSize, &tail)).ok()) return s;
+    if (records::DecodeTrailer(tail, &t) && t.data_end == size - kTrailerSize) {
+      return LoadSealed(id, size, frozen);
+    }
+  }
+  return LoadUnsealed(id, size, has_idx, unsealed);
+}
+
+Status Shard::LoadIdxFile(uint64_t id, std::shared_ptr<const IdxTable>* idx) {
+  std::unique_ptr<MappedFile> m;
+  Status s = ctx_->env->NewMappedFile(IdxPath(id), &m);
+  if (!s.ok()) return s;
+  std::unique_ptr<IdxTable> t;
+  if (!(s = IdxTable::Load(std::move(m), &t)).ok()) return s;
+  if (t->header().pack_id != id || t->header().shard != id_) return Status::Corruption("idx names another pack");
+  *idx = std::move(t);
+  return Status::OK();
+}
+
+Status Shard::LoadSealed(uint64_t id, uint64_t size, std::vector<FrozenPack>* frozen) {
+  const std::string path = DatPath(id);
+  std::string tail;
+  records::Trailer t;
+  Status s = ReadAt(path, size - kTrailerSize, kTrailerSize, &tail);
+  if (!s.ok()) return s;
+  records::DecodeTrailer(tail, &t);
+  auto file = std::make_shared<PackFile>(ctx_->env, path, id);
+  std::shared_ptr<const IdxTable> idx;
+  s = LoadIdxFile(id, &idx);
+  if (s.ok()) {
+    const IdxHeader& h = idx->header();
+    if (!h.sealed || h.data_end != t.data_end || h.count != t.record_count || h.data_crc != t.pack_crc) {
+      s = Status::Corruption("idx does not match the pack trailer");
+    }
+  }
+  if (s.ok()) {
+    frozen->push_back({file, idx});
+    return Status::OK();
+  }
+  ctx_->Log("recovery: " + IdxPath(id) + ": " + s.message() + "; rebuilding it from the pack");
+  std::string head;
+  if (!(s = ReadAt(path, 0, kPackHeaderSize, &head)).ok()) return s;
+  ScanResult r;
+  if (!(s = ScanPack(ctx_->env, path, kPackHeaderSize, Crc32(head), t.data_end, &r)).ok()) return s;
+  if (r.valid_end != t.data_end || r.entries.size() != t.record_count) {
+    ctx_->errors++;
+    ctx_->Log("damaged pack " + path + ": record at offset " + std::to_string(r.valid_end) + ": " +
+              r.stop_reason + "; " + std::to_string(r.entries.size()) + " of " +
+              std::to_string(t.record_count) + " records usable (run chunkctl check)");
+  }
+  frozen->push_back(FreezeEntries(file, id, r.entries, t.data_end, t.pack_crc, true));
+  return Status::OK();
+}
+
+Status Shard::LoadUnsealed(uint64_t id, uint64_t size, bool has_idx, std::vector<Unsealed>* unsealed) {
+  const std::string path = DatPath(id);
+  std::string head;
+  Status s = ReadAt(path, 0, kPackHeaderSize, &head);
+  if (!s.ok()) return s;
+  Unsealed u;
+  u.id = id;
+  uint64_t start = kPackHeaderSize;
+  uint32_t crc = Crc32(head);
+  std::shared_ptr<const IdxTable> idx;
+  // A published idx covers a synced prefix: trust it and scan only the rest.
+  if (has_idx && LoadIdxFile(id, &idx).ok() && idx->header().data_end <= size) {
+    for (uint32_t i = 0; i < idx->count(); ++i) u.entries.push_back(idx->At(i));
+    start = idx->header().data_end;
+    crc = idx->header().data_crc;
+  }
+  ScanResult r;
+  if (!(s = ScanPack(ctx_->env, path, start, crc, size, &r)).ok()) return s;
+  u.entries.insert(u.entries.end(), r.entries.begin(), r.entries.end());
+  u.valid_end = r.valid_end;
+  u.crc = r.crc;
+  if (r.valid_end < size && !ctx_->read_only) {
+    ctx_->Log("recovery: " + path + ": cutting " + std::to_string(size - r.valid_end) +
+              "-byte torn tail at offset " + std::to_string(r.valid_end) + " (" + r.stop_reason + ")");
+    if (!(s = ctx_->env->Truncate(path, r.valid_end)).ok()) return s;
+  }
+  unsealed->push_back(std::move(u));
+  return Status::OK();
+}
+
+Shard::FrozenPack Shard::FreezeEntries(std::shared_ptr<PackFile> file, uint64_t id,
+                                       const std::vector<IdxEntry>& entries, uint64_t data_end,
+                                       uint32_t crc, bool sealed) {
+  std::vector<IdxEntry> sorted = entries;
+  SortUnique(&sorted);
+  IdxHeader h{id, id_, sealed, data_end, crc, static_cast<uint32_t>(sorted.size())};
+  std::string bytes;
+  EncodeIdx(h, sorted, &bytes);  // cannot fail: sorted and unique
+  if (sealed && !ctx_->read_only) {
+    Status s = ctx_->env->WriteFileAtomic(dir_, fn::IdxName(id), bytes);
+    if (!s.ok()) ctx_->Log("recovery: could not write " + IdxPath(id) + ": " + s.ToString());
+  }
+  std::unique_ptr<IdxTable> t;
+  IdxTable::FromBytes(std::move(bytes), &t);
+  return {std::move(file), std::move(t)};
+}
+
+void Shard::AddFrozen(FrozenPack p) {
+  SumBytes(*p.idx, &bytes_raw_, &bytes_stored_);
+  frozen_.push_back(std::move(p));
+}
+
+// Writer: the newest unsealed pack becomes the active pack again (if it has
+// room); any older one (left by an interrupted seal or a retired pack) is
+// sealed now.
+Status Shard::FinishRecovery(std::vector<Unsealed> unsealed) {
+  for (size_t i = 0; i < unsealed.size(); ++i) {
+    bool newest = i + 1 == unsealed.size();
+    Unsealed& u = unsealed[i];
+    Status s = ResumePack(std::move(u));
+    if (!s.ok()) return s;
+    if (!newest || active_->size >= ctx_->settings.pack_size_limit) {
+      std::string path = active_->file->path();
+      if (!(s = SealActive()).ok()) {
+        ctx_->Log("recovery: could not seal " + path + ": " + s.ToString());
+        if (active_) RetireActive(false);
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status Shard::ResumePack(Unsealed u) {
+  auto a = std::make_unique<ActivePack>();
+  a->file = std::make_shared<PackFile>(ctx_->env, DatPath(u.id), u.id);
+  Status s = ctx_->env->NewAppendableFile(DatPath(u.id), &a->writer);
+  if (!s.ok()) return s;
+  for (const auto& e : u.entries) a->entries.emplace(e.digest, e);
+  for (const auto& [d, e] : a->entries) {
+    bytes_raw_ += e.raw_len;
+    bytes_stored_ += e.stored_len;
+  }
+  a->size = a->synced_size = u.valid_end;
+  a->crc = u.crc;
+  a->idx_dirty = true;
+  a->dir_unsynced = true;  // we cannot know; the next Sync makes sure
+  active_ = std::move(a);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- lookups
+
+bool Shard::FindLocked(const Digest& d, ChunkLocation* loc) const {
+  if (active_) {
+    auto it = active_->entries.find(d);
+    if (it != active_->entries.end()) {
+      *loc = {active_->file, it->second};
+      return true;
+    }
+  }
+  for (auto p = frozen_.rbegin(); p != frozen_.rend(); ++p) {
+    if (p->idx->Find(d, &loc->entry)) {
+      loc->pack = p->file;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Shard::Find(const Digest& d, ChunkLocation* loc) {
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    if (FindLocked(d, loc)) return true;
+  }
+  if (!ctx_->read_only || !RefreshIfChanged()) return false;
+  std::shared_lock<std::shared_mutex> l(mu_);
+  return FindLocked(d, loc);
+}
+
+// Read-only: reloads the pack list if the directory changed, or if the last
+// look was over a second ago (directory mtimes are coarse).
+bool Shard::RefreshIfChanged() {
+  std::lock_guard<std::mutex> rl(refresh_mu_);
+  uint64_t version = 0;
+  ctx_->env->GetDirVersion(dir_, &version);
+  auto now = std::chrono::steady_clock::now();
+  if (version == dir_version_ && now - last_refresh_ < std::chrono::seconds(1)) return false;
+  std::vector<FrozenPack> frozen;
+  std::vector<Unsealed> unsealed;
+  if (!LoadAll(&frozen, &unsealed).ok()) return false;
+  std::unique_lock<std::shared_mutex> l(mu_);
+  frozen_.clear();
+  bytes_raw_ = bytes_stored_ = 0;
+  for (auto& p : frozen) AddFrozen(std::move(p));
+  for (auto& u : unsealed) {
+    AddFrozen(FreezeEntries(std::make_shared<PackFile>(ctx_->env, DatPath(u.id), u.id), u.id, u.entries,
+                            u.valid_end, u.crc, false));
+  }
+  dir_version_ = version;
+  last_refresh_ = now;
+  return true;
+}
+
+void Shard::CollectDigests(std::vector<Digest>* out) {
+  size_t first = out->size();
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    for (const auto& p : frozen_) p.idx->AppendDigests(out);
+    if (active_) {
+      for (const auto& [d, e] : active_->entries) out->push_back(d);
+    }
+  }
+  std::sort(out->begin() + first, out->end());
+  out->erase(std::unique(out->begin() + first, out->end()), out->end());
+}
+
+ShardCounts Shard::GetCounts() {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  ShardCounts c;
+  for (const auto& p : frozen_) {
+    c.chunks += p.idx->count();
+    if (p.idx->header().sealed) c.packs_sealed++;
+    else c.packs_open++;
+  }
+  if (active_) {
+    c.chunks += active_->entries.size();
+    c.packs_open++;
+  }
+  c.bytes_raw = bytes_raw_;
+  c.bytes_stored = bytes_stored_;
+  return c;
+}
+
+// ---------------------------------------------------------------- writing
+
+Status Shard::StartPack() {
+  Env* env = ctx_->env;
+  Status s;
+  if (!dir_exists_) {
+    if (!(s = env->CreateDir(dir_)).ok()) return s;
+    if (!(s = env->SyncDir(fn::ShardsDir(ctx_->repo))).ok()) return s;
+    dir_exists_ = true;
+  }
+  uint64_t id = ctx_->next_pack_id++;
+  auto a = std::make_unique<ActivePack>();
+  a->file = std::make_shared<PackFile>(env, DatPath(id), id);
+  if (!(s = env->NewWritableFile(DatPath(id), &a->writer)).ok()) return s;
+  std::string head = records::EncodePackHeader(id_, id);
+  if (!(s = a->writer->Append(head)).ok()) {
+    a->writer.reset();
+    env->RemoveFile(DatPath(id));
+    return s;
+  }
+  a->size = head.size();
+  a->crc = Crc32(head);
+  a->dir_unsynced = true;
+  active_ = std::move(a);
+  return Status::OK();
+}
+
+Status Shard::Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::string_view stored,
+                     bool* was_new) {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  ChunkLocation loc;
+  *was_new = false;
+  if (FindLocked(d, &loc)) return Status::OK();
+  Status s;
+  if (!active_ && !(s = StartPack()).ok()) return s;
+  records::RecordHeader h{codec, raw_len, static_cast<uint32_t>(stored.size()), d};
+  std::string rec = records::EncodeRecord(h, stored);
+  if (!(s = active_->writer->Append(rec)).ok()) {
+    // The tail is unknown after a failed (maybe short) write: cut it back.
+    if (!ctx_->env->Truncate(active_->file->path(), active_->size).ok()) RetireActive(false);
+    return s;
+  }
+  IdxEntry e{d, active_->size, raw_len, h.stored_len, codec};
+  active_->entries.emplace(d, e);
+  active_->size += rec.size();
+  active_->crc = Crc32(rec, active_->crc);
+  active_->idx_dirty = true;
+  bytes_raw_ += raw_len;
+  bytes_stored_ += h.stored_len;
+  *was_new = true;
+  if (active_->size >= ctx_->settings.pack_size_limit) {
+    std::string path = active_->file->path();
+    Status ss = SealActive();
+    if (!ss.ok()) {
+      ctx_->errors++;
+      ctx_->Log("sealing " + path + " failed (will retry): " + ss.ToString());
+      // A failed fsync drops the unsynced records, this one included.
+      if (!FindLocked(d, &loc)) return ss;
+    }
+  }
+  return Status::OK();
+}
+
+std::vector<IdxEntry> Shard::SortedActiveEntries() const {
+  std::vector<IdxEntry> v;
+  v.reserve(active_->entries.size());
+  for (const auto& [d, e] : active_->entries) v.push_back(e);
+  std::sort(v.begin(), v.end(), [](const IdxEntry& a, const IdxEntry& b) { return a.digest < b.digest; });
+  return v;
+}
+
+// Sync order: records (.dat) -> idx (temp, fsync, rename, fsync dir) ->
+// trailer (+ fsync). A crash before the trailer leaves an unsealed pack
+// that recovery seals again.
+Status Shard::SealActive() {
+  Status s = SyncActive();
+  if (!s.ok()) return s;
+  ActivePack& a = *active_;
+  uint64_t id = a.file->id();
+  std::vector<IdxEntry> entries = SortedActiveEntries();
+  IdxHeader h{id, id_, true, a.size, a.crc, static_cast<uint32_t>(entries.size())};
+  std::string bytes;
+  if (!(s = EncodeIdx(h, entries, &bytes)).ok()) return s;  // asserts sort order
+  if (!(s = ctx_->env->WriteFileAtomic(dir_, fn::IdxName(id), bytes)).ok()) return s;
+  records::Trailer t{h.count, a.crc, a.size};
+  if (!(s = a.writer->Append(records::EncodeTrailer(t))).ok()) {
+    if (!ctx_->env->Truncate(a.file->path(), a.size).ok()) RetireActive(false);
+    return s;
+  }
+  s = a.writer->Sync();
+  a.writer->Close();
+  std::shared_ptr<const IdxTable> idx;
+  if (!LoadIdxFile(id, &idx).ok()) {
+    std::unique_ptr<IdxTable> t2;
+    IdxTable::FromBytes(std::move(bytes), &t2);
+    idx = std::move(t2);
+  }
+  frozen_.push_back({a.file, idx});
+  active_.reset();
+  return s;  // a failed trailer fsync: recovery re-checks the pack at open
+}
+
+Status Shard::SyncActive() {
+  ActivePack& a = *active_;
+  Status s;
+  if (a.synced_size < a.size) {
+    if (!(s = a.writer->Sync()).ok()) {
+      ctx_->Log("fsync of " + a.file->path() + " failed: " + s.ToString() +
+                "; chunks written since the last sync are dropped and must be written again");
+      RetireActive(true);
+      return s;
+    }
+    a.synced_size = a.size;
+  }
+  if (a.dir_unsynced) {
+    if (!(s = ctx_->env->SyncDir(dir_)).ok()) return s;
+    a.dir_unsynced = false;
+  }
+  return Status::OK();
+}
+
+// Publishes the active pack's idx for read-only readers. Not synced: the
+// writer rebuilds it from the .dat at open, so its loss costs nothing.
+Status Shard::PublishActiveIdx() {
+  ActivePack& a = *active_;
+  std::vector<IdxEntry> entries = SortedActiveEntries();
+  IdxHeader h{a.file->id(), id_, false, a.size, a.crc, static_cast<uint32_t>(entries.size())};
+  std::string bytes;
+  Status s = EncodeIdx(h, entries, &bytes);
+  if (!s.ok()) return s;
+  std::string tmp = IdxPath(a.file->id()) + fn::kTmpSuffix;
+  std::unique_ptr<WritableFile> f;
+  if (!(s = ctx_->env->NewWritableFile(tmp, &f)).ok()) return s;
+  s = f->Append(bytes);
+  Status c = f->Close();
+  if (s.ok()) s = c;
+  if (s.ok()) s = ctx_->env->RenameFile(tmp, IdxPath(a.file->id()));
+  if (!s.ok()) ctx_->env->RemoveFile(tmp);
+  else a.idx_dirty = false;
+  return s;
+}
+
+// Stops appending to the active pack; its entries stay readable. With
+// drop_unsynced, entries past the last successful fsync are forgotten so
+// that a later Put writes them again (their durability is unknown).
+void Shard::RetireActive(bool drop_unsynced) {
+  ActivePack& a = *active_;
+  std::vector<IdxEntry> keep;
+  for (const auto& [d, e] : a.entries) {
+    if (!drop_unsynced || e.offset + kRecordOverhead + e.stored_len <= a.synced_size) keep.push_back(e);
+    else {
+      bytes_raw_ -= e.raw_len;
+      bytes_stored_ -= e.stored_len;
+    }
+  }
+  uint64_t end = drop_unsynced ? a.synced_size : a.size;
+  a.writer->Close();
+  FrozenPack p = FreezeEntries(a.file, a.file->id(), keep, std::max<uint64_t>(end, kPackHeaderSize), 0, false);
+  frozen_.push_back(std::move(p));
+  active_.reset();
+}
+
+Status Shard::Sync() {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  if (!active_) return Status::OK();
+  Status s = SyncActive();
+  if (!s.ok()) return s;
+  if (active_->size >= ctx_->settings.pack_size_limit) return SealActive();  // a retried seal
+  if (active_->idx_dirty && !(s = PublishActiveIdx()).ok()) {
+    ctx_->Log("publishing " + IdxPath(active_->file->id()) + " failed: " + s.ToString());
+  }
+  return Status::OK();
+}
+
+Status Shard::Close() {
+  Status s = Sync();
+  std::unique_lock<std::shared_mutex> l(mu_);
+  if (active_) {
+    active_->writer->Close();
+    active_.reset();
+  }
+  return s;
+}
+
+}  // namespace chunkfs

@@ -13,6 +13,14 @@ std::string HeaderPath(const std::string& repo) { return Join(repo, kHeaderName)
 std::string LockPath(const std::string& repo) { return Join(repo, kLockName); }
 std::string ShardsDir(const std::string& repo) { return Join(repo, kShardsDir); }
 
+std::string QuarantineDir(const std::string& repo) { return Join(repo, kQuarantineDir); }
+
+std::string QuarantineName(unsigned shard, const std::string& file_name) {
+  char buf[4];
+  std::snprintf(buf, sizeof(buf), "%02x-", shard & 0xff);
+  return buf + file_name;
+}
+
 std::string ShardDir(const std::string& repo, unsigned shard) {
   char buf[3];
   std::snprintf(buf, sizeof(buf), "%02x", shard & 0xff);
@@ -58,6 +66,15 @@ ParsedName ParseShardFileName(const std::string& name) {
   else return p;
   p.pack_id = id;
   return p;
+}
+
+bool ParseQuarantineName(const std::string& name, uint64_t* pack_id) {
+  // "XX-" + a pack file name, possibly followed by ".N" when a name was taken
+  if (name.size() < 3 + 25 || name[2] != '-') return false;
+  ParsedName p = ParseShardFileName(name.substr(3, 25));
+  if (p.kind != FileKind::kDat && p.kind != FileKind::kIdx) return false;
+  *pack_id = p.pack_id;
+  return true;
 }
 
 }  // namespace chunkfs::filenames

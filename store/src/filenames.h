@@ -10,11 +10,18 @@ namespace chunkfs::filenames {
 inline constexpr char kHeaderName[] = "chunkfs.repo";
 inline constexpr char kLockName[] = "lock";
 inline constexpr char kShardsDir[] = "shards";
+inline constexpr char kQuarantineDir[] = "quarantine";
 inline constexpr char kTmpSuffix[] = ".tmp";
 
 std::string HeaderPath(const std::string& repo);
 std::string LockPath(const std::string& repo);
 std::string ShardsDir(const std::string& repo);
+// REPO/quarantine: damaged files moved aside by repair (never deleted).
+std::string QuarantineDir(const std::string& repo);
+// "2c-pack-000000000000002a.dat": a shard file's name inside quarantine/.
+std::string QuarantineName(unsigned shard, const std::string& file_name);
+// The pack id in a quarantined pack file name (false if none).
+bool ParseQuarantineName(const std::string& name, uint64_t* pack_id);
 // REPO/shards/0a
 std::string ShardDir(const std::string& repo, unsigned shard);
 // "pack-000000000000002a.dat" / ".idx"

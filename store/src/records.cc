@@ -26,13 +26,13 @@ Status DecodeRepoHeader(std::string_view b, RepoSettings* s) {
   }
   if (b.size() != kRepoHeaderSize) return Status::Corruption("repository header has the wrong size");
   uint32_t version = GetU32(&b[kRepoVersionOff]);
-  if (GetU32(&b[kRepoCrcOff]) != Crc32(b.substr(0, kRepoCrcOff))) {
-    return Status::Corruption("repository header checksum mismatch");
-  }
-  if (version > kRepoVersion) {
+  if (version > kRepoVersion) {  // refused before anything else is read
     return Status::NotSupported("repository format version " + std::to_string(version) +
                                 " is newer than this program supports (" +
                                 std::to_string(kRepoVersion) + ")");
+  }
+  if (GetU32(&b[kRepoCrcOff]) != Crc32(b.substr(0, kRepoCrcOff))) {
+    return Status::Corruption("repository header checksum mismatch");
   }
   if (version == 0) return Status::Corruption("repository format version 0");
   s->pack_size_limit = GetU64(&b[kRepoPackLimitOff]);

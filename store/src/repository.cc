@@ -25,7 +25,10 @@ Status ValidateSettings(const RepoSettings& s) {
   return Status::OK();
 }
 
-Status ReadHeader(Env* env, const std::string& path, RepoSettings* settings) {
+// With `log`, a header whose magic is right but whose CRC fails is logged and
+// replaced by default settings; without it, that is an error.
+Status ReadHeader(Env* env, const std::string& path, RepoSettings* settings,
+                  const std::function<void(const std::string&)>& log = nullptr) {
   bool is_dir = false;
   Status s = env->IsDirectory(path, &is_dir);
   if (!s.ok()) {
@@ -43,6 +46,13 @@ Status ReadHeader(Env* env, const std::string& path, RepoSettings* settings) {
   std::string bytes;
   if (!(s = env->ReadFileToString(header, &bytes)).ok()) return s;
   s = records::DecodeRepoHeader(bytes, settings);
+  if (s.IsCorruption() && log) {
+    // The magic is intact but a byte is damaged: every record describes
+    // itself, so serve the data with default settings and say so.
+    *settings = RepoSettings{};
+    log(header + ": " + s.message() + "; using default settings (run chunkctl repair)");
+    return Status::OK();
+  }
   if (!s.ok()) return s.WithContext(header);
   return ValidateSettings(*settings).WithContext(header);
 }
@@ -77,26 +87,39 @@ Status Repository::Create(const std::string& path, const RepoSettings& settings,
 }
 
 Status Repository::Open(const std::string& path, const OpenOptions& options, std::unique_ptr<Repository>* out) {
+  Env* env = options.env != nullptr ? options.env : Env::Default();
+  std::unique_ptr<FileLock> lock;
+  if (!options.read_only) {
+    RepoSettings probe;
+    Status s = ReadHeader(env, path, &probe, [](const std::string&) {});  // errors before touching anything
+    if (!s.ok()) return s;
+    if (!(s = LockRepository(env, path, &lock)).ok()) return s;
+  }
+  return OpenLocked(path, options, std::move(lock), out);
+}
+
+Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLock>* lock) {
+  std::string holder;
+  Status s = env->LockFile(fn::LockPath(path), lock, &holder);
+  if (s.IsBusy()) {
+    return Status::Busy("repository " + path + " is in use by another process (" + holder +
+                        "); unmount it or stop that process first");
+  }
+  return s;
+}
+
+Status OpenLocked(const std::string& path, const OpenOptions& options, std::unique_ptr<FileLock> lock,
+                  std::unique_ptr<Repository>* out) {
   auto ctx = std::make_unique<StoreContext>();
   ctx->env = options.env != nullptr ? options.env : Env::Default();
   ctx->repo = path;
   ctx->read_only = options.read_only;
   ctx->log = options.log;
-  Status s = ReadHeader(ctx->env, path, &ctx->settings);
+  Status s = ReadHeader(ctx->env, path, &ctx->settings, [&ctx](const std::string& m) { ctx->Log(m); });
   if (!s.ok()) return s;
   if (options.max_chunk_size != 0) ctx->settings.max_chunk_size = options.max_chunk_size;
   if (options.compression_level >= 0) ctx->settings.compression_level = options.compression_level;
   if (!(s = ValidateSettings(ctx->settings)).ok()) return s;
-  std::unique_ptr<FileLock> lock;
-  if (!options.read_only) {
-    std::string holder;
-    s = ctx->env->LockFile(fn::LockPath(path), &lock, &holder);
-    if (s.IsBusy()) {
-      return Status::Busy("repository " + path + " is in use by another process (" + holder +
-                          "); unmount it or stop that process first");
-    }
-    if (!s.ok()) return s;
-  }
   auto repo = std::make_unique<RepositoryImpl>(std::move(ctx));
   if (!(s = repo->OpenShards(std::move(lock))).ok()) return s;
   *out = std::move(repo);

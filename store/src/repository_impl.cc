@@ -1,6 +1,7 @@
 #include "repository_impl.h"
 
 #include "codec.h"
+#include "filenames.h"
 #include "format.h"
 
 namespace chunkfs {
@@ -18,6 +19,14 @@ Status RepositoryImpl::OpenShards(std::unique_ptr<FileLock> lock) {
     Status st = s->Open();
     if (!st.ok()) return st.WithContext("opening " + ctx_->repo);
     max_id = std::max(max_id, s->max_pack_id());
+  }
+  // Quarantined packs keep their ids: never reuse them.
+  std::vector<std::string> names;
+  if (ctx_->env->GetChildren(filenames::QuarantineDir(ctx_->repo), &names).ok()) {
+    for (const auto& n : names) {
+      uint64_t id;
+      if (filenames::ParseQuarantineName(n, &id)) max_id = std::max(max_id, id);
+    }
   }
   // Recovery may have allocated ids already (never below max_id + 1).
   uint64_t want = max_id + 1;

@@ -12,6 +12,12 @@
 
 namespace chunkfs {
 
+// Takes the owner lock of the repository at `path` (Busy names the holder).
+Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLock>* lock);
+// Opens with `lock` already held (null for read-only). Used by Open and repair.
+Status OpenLocked(const std::string& path, const OpenOptions& options, std::unique_ptr<FileLock> lock,
+                  std::unique_ptr<Repository>* out);
+
 class RepositoryImpl final : public Repository {
  public:
   explicit RepositoryImpl(std::unique_ptr<StoreContext> ctx);

@@ -1,0 +1,174 @@
+// chunkctl repair: rebuild what the data allows, quarantine the rest.
+#include <set>
+
+#include "chunkfs/check.h"
+#include "chunkfs/repository.h"
+#include "codec.h"
+#include "filenames.h"
+#include "format.h"
+#include "idx.h"
+#include "pack_scan.h"
+#include "records.h"
+#include "repository_impl.h"
+
+namespace chunkfs {
+namespace fn = chunkfs::filenames;
+using namespace chunkfs::format;
+
+namespace {
+
+struct Rescue {
+  std::vector<std::string> chunks;  // verified contents to store again
+  std::set<Digest> candidates;      // every digest the pack claimed to hold
+};
+
+class Repairer {
+ public:
+  Repairer(const std::string& repo, Env* env, RepairReport* r, std::function<void(const std::string&)> log)
+      : repo_(repo), env_(env), rep_(r), log_(std::move(log)) {}
+
+  Status Run() {
+    bool is_dir = false, shards = false, header = false;
+    Status s = env_->IsDirectory(repo_, &is_dir);
+    if (!s.ok()) return s.err() == ENOENT ? Status::NotFound("no repository at " + repo_) : s;
+    if (!is_dir) return Status::InvalidArgument(repo_ + " is not a directory");
+    env_->IsDirectory(fn::ShardsDir(repo_), &shards);
+    env_->FileExists(fn::HeaderPath(repo_), &header);
+    if (!shards && !header) return Status::InvalidArgument(repo_ + " is not a chunkfs repository");
+    s = LockRepository(env_, repo_, &lock_);
+    if (!s.ok()) return s;
+    if (!(s = FixHeader()).ok()) return s;
+    CheckOptions co;
+    co.env = env_;
+    co.read_data = true;
+    CheckReport check;
+    if (!(s = CheckRepository(repo_, co, &check)).ok()) return s;
+    Rescue rescue;
+    for (const std::string& rel : DamagedPacks(check)) {
+      if (!(s = RescuePack(rel, &rescue)).ok()) return s;
+    }
+    return Reopen(rescue);
+  }
+
+ private:
+  void Act(const std::string& line) {
+    rep_->actions.push_back(line);
+    if (log_) log_(line);
+  }
+
+  // An unreadable header is set aside and rewritten with default settings
+  // (settings only steer new writes; every record describes itself).
+  Status FixHeader() {
+    std::string bytes;
+    RepoSettings settings;
+    Status s = env_->ReadFileToString(fn::HeaderPath(repo_), &bytes);
+    if (s.ok()) s = records::DecodeRepoHeader(bytes, &settings);
+    if (s.ok() || s.code() == Status::Code::kNotSupported) return s;
+    bool shards = false;
+    env_->IsDirectory(fn::ShardsDir(repo_), &shards);
+    if (!shards) return Status::InvalidArgument(repo_ + " is not a chunkfs repository (no shards/ folder)");
+    if (!bytes.empty()) {
+      Status q = Quarantine(fn::HeaderPath(repo_), fn::kHeaderName);
+      if (!q.ok()) return q;
+    }
+    if (!(s = env_->WriteFileAtomic(repo_, fn::kHeaderName, records::EncodeRepoHeader(RepoSettings{}))).ok()) return s;
+    Act("rewrote the damaged repository header with default settings");
+    return Status::OK();
+  }
+
+  // Packs whose records (or header, or trailer) are damaged. Torn tails of
+  // unsealed packs and bad idx files are left to the normal recovery.
+  static std::set<std::string> DamagedPacks(const CheckReport& check) {
+    std::set<std::string> out;
+    for (const auto& p : check.problems) {
+      if (p.file.size() < 4 || p.file.compare(p.file.size() - 4, 4, ".dat") != 0) continue;
+      if (p.what.rfind("torn tail", 0) == 0 || p.what.find("idx") != std::string::npos) continue;
+      out.insert(p.file);
+    }
+    return out;
+  }
+
+  Status Quarantine(const std::string& from, const std::string& name) {
+    std::string qdir = fn::QuarantineDir(repo_);
+    Status s = env_->CreateDir(qdir);
+    if (!s.ok()) return s;
+    std::string to = fn::Join(qdir, name);
+    bool exists = true;
+    for (int n = 1; env_->FileExists(to, &exists).ok() && exists; ++n) to = fn::Join(qdir, name + "." + std::to_string(n));
+    if (!(s = env_->RenameFile(from, to)).ok()) return s;
+    if (!(s = env_->SyncDir(qdir)).ok()) return s;
+    std::string dir = from.substr(0, from.rfind('/'));
+    if (!(s = env_->SyncDir(dir)).ok()) return s;
+    rep_->quarantined.push_back(to.substr(repo_.size() + 1));
+    Act("moved " + from.substr(repo_.size() + 1) + " to " + to.substr(repo_.size() + 1));
+    return Status::OK();
+  }
+
+  // `rel` is "shards/XX/pack-N.dat".
+  Status RescuePack(const std::string& rel, Rescue* rescue) {
+    const std::string path = fn::Join(repo_, rel);
+    std::string dat;
+    Status s = env_->ReadFileToString(path, &dat);
+    if (!s.ok()) return s;
+    TolerantScan scan = ScanTolerant(dat);
+    std::string idx_path = path.substr(0, path.size() - 4) + ".idx";
+    std::string idx_bytes;
+    std::unique_ptr<IdxTable> idx;
+    if (env_->ReadFileToString(idx_path, &idx_bytes).ok() && IdxTable::FromBytes(idx_bytes, &idx).ok()) {
+      for (uint32_t i = 0; i < idx->count(); ++i) rescue->candidates.insert(idx->At(i).digest);
+    }
+    size_t rescued = 0;
+    for (const auto& r : scan.records) {
+      rescue->candidates.insert(r.header.digest);
+      std::string raw;
+      std::string_view payload(dat.data() + r.offset + kRecordHeaderSize, r.header.stored_len);
+      if (!codec::Decode(r.header.codec, payload, r.header.raw_len, &raw).ok()) continue;
+      if (Sha256(raw) != r.header.digest) continue;
+      rescue->chunks.push_back(std::move(raw));
+      rescued++;
+    }
+    Act(rel + ": " + std::to_string(rescued) + " readable chunk(s) to copy into new packs");
+    const std::string shard_name = rel.substr(std::string(fn::kShardsDir).size() + 1, 2);
+    const std::string base = rel.substr(rel.rfind('/') + 1);
+    if (!(s = Quarantine(path, shard_name + "-" + base)).ok()) return s;
+    bool has_idx = false;
+    env_->FileExists(idx_path, &has_idx);
+    if (has_idx) s = Quarantine(idx_path, shard_name + "-" + base.substr(0, base.size() - 4) + ".idx");
+    return s;
+  }
+
+  Status Reopen(const Rescue& rescue) {
+    OpenOptions o;
+    o.env = env_;
+    o.log = [this](const std::string& line) { Act(line); };
+    std::unique_ptr<Repository> repo;
+    Status s = OpenLocked(repo_, o, std::move(lock_), &repo);
+    if (!s.ok()) return s;
+    for (const auto& c : rescue.chunks) {
+      PutResult pr;
+      if (!(s = repo->Put(c, &pr)).ok()) return s;
+      rep_->rescued.push_back(pr.digest);
+    }
+    if (!(s = repo->Sync()).ok()) return s;
+    for (const Digest& d : rescue.candidates) {
+      if (!repo->Contains(d)) rep_->lost.push_back(d);
+    }
+    return repo->Close();
+  }
+
+  const std::string repo_;
+  Env* env_;
+  RepairReport* rep_;
+  std::function<void(const std::string&)> log_;
+  std::unique_ptr<FileLock> lock_;
+};
+
+}  // namespace
+
+Status RepairRepository(const std::string& path, Env* env, RepairReport* report,
+                        std::function<void(const std::string&)> log) {
+  *report = RepairReport();
+  return Repairer(path, env ? env : Env::Default(), report, std::move(log)).Run();
+}
+
+}  // namespace chunkfs

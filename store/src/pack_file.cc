@@ -19,23 +19,30 @@ Status PackFile::EnsureOpen() {
   return s;
 }
 
-Status PackFile::ReadChunk(const IdxEntry& e, std::string* out) {
+Status PackFile::ReadRecordBytes(const IdxEntry& e, std::string* rec) {
   Status s = EnsureOpen();
   if (!s.ok()) return s;
-  std::string rec;
   const uint64_t total = kRecordOverhead + uint64_t{e.stored_len};
-  s = file_->Read(e.offset, total, &rec);
-  if (!s.ok()) return s;
+  if (!(s = file_->Read(e.offset, total, rec)).ok()) return s;
   auto where = [&] { return path_ + " at offset " + std::to_string(e.offset) + ": "; };
-  if (rec.size() != total) return Status::Corruption(where() + "record truncated");
+  if (rec->size() != total) return Status::Corruption(where() + "record truncated");
   records::RecordHeader h;
   std::string_view payload;
-  s = records::VerifyRecord(rec, &h, &payload);
+  s = records::VerifyRecord(*rec, &h, &payload);
   if (!s.ok()) return Status::Corruption(where() + s.message());
   if (h.digest != e.digest || h.raw_len != e.raw_len || h.codec != e.codec) {
     return Status::Corruption(where() + "record does not match its index entry");
   }
-  s = codec::Decode(h.codec, payload, h.raw_len, out);
+  return Status::OK();
+}
+
+Status PackFile::ReadChunk(const IdxEntry& e, std::string* out) {
+  std::string rec;
+  Status s = ReadRecordBytes(e, &rec);
+  if (!s.ok()) return s;
+  std::string_view payload(rec.data() + kRecordHeaderSize, e.stored_len);
+  auto where = [&] { return path_ + " at offset " + std::to_string(e.offset) + ": "; };
+  s = codec::Decode(e.codec, payload, e.raw_len, out);
   if (!s.ok()) return Status::Corruption(where() + s.message());
   if (Sha256(*out) != e.digest) {
     out->clear();

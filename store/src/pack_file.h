@@ -26,6 +26,9 @@ class PackFile {
   // against `e`, inflates it and verifies the SHA-256 of the result.
   // Corruption (naming the file and offset) on any mismatch.
   Status ReadChunk(const IdxEntry& e, std::string* out);
+  // Reads the whole record of `e` (header, payload, CRC) and checks its CRC
+  // and that it is the record `e` describes.
+  Status ReadRecordBytes(const IdxEntry& e, std::string* rec);
 
  private:
   Status EnsureOpen();

@@ -57,6 +57,17 @@ Status ReadHeader(Env* env, const std::string& path, RepoSettings* settings,
   return ValidateSettings(*settings).WithContext(header);
 }
 
+// True if `names` (the entries of `path`) are empty or only what a Create
+// that failed midway leaves: an empty shards/ and the header's temp file.
+bool LeftByFailedCreate(Env* env, const std::string& path, const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    if (n == std::string(fn::kHeaderName) + fn::kTmpSuffix) continue;
+    std::vector<std::string> inner;
+    if (n != fn::kShardsDir || !env->GetChildren(fn::ShardsDir(path), &inner).ok() || !inner.empty()) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Status Repository::Create(const std::string& path, const RepoSettings& settings, Env* env) {
@@ -69,7 +80,7 @@ Status Repository::Create(const std::string& path, const RepoSettings& settings,
   if (s.ok()) {
     std::vector<std::string> names;
     if (!(s = env->GetChildren(path, &names)).ok()) return s;
-    if (!names.empty()) {
+    if (!LeftByFailedCreate(env, path, names)) {
       bool has_header = false;
       env->FileExists(fn::HeaderPath(path), &has_header);
       return Status::InvalidArgument(path + (has_header ? " is already a chunkfs repository"

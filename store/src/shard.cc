@@ -81,7 +81,11 @@ Status Shard::LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* un
     if (!dats.count(id)) ctx_->Log("ignoring " + IdxPath(id) + ": its pack is missing");
   }
   for (uint64_t id : dats) {
-    if (!(s = LoadPack(id, idxs.count(id) > 0, frozen, unsealed)).ok()) return s;
+    s = LoadPack(id, idxs.count(id) > 0, frozen, unsealed);
+    if (!s.ok()) {  // one unreadable pack must not take down the others
+      ctx_->errors++;
+      ctx_->Log("cannot load " + DatPath(id) + ": " + s.ToString() + "; its chunks are unavailable");
+    }
   }
   return Status::OK();
 }
@@ -241,7 +245,7 @@ Status Shard::FinishRecovery(std::vector<Unsealed> unsealed) {
       std::string path = active_->file->path();
       if (!(s = SealActive()).ok()) {
         ctx_->Log("recovery: could not seal " + path + ": " + s.ToString());
-        if (active_) RetireActive(false);
+        if (active_) RetireActive();
       }
     }
   }
@@ -382,33 +386,37 @@ Status Shard::Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::stri
   ChunkLocation loc;
   *was_new = false;
   if (FindLocked(d, &loc)) return Status::OK();
-  Status s;
-  if (!active_ && !(s = StartPack()).ok()) return s;
   records::RecordHeader h{codec, raw_len, static_cast<uint32_t>(stored.size()), d};
-  std::string rec = records::EncodeRecord(h, stored);
-  if (!(s = active_->writer->Append(rec)).ok()) {
-    // The tail is unknown after a failed (maybe short) write: cut it back.
-    if (!ctx_->env->Truncate(active_->file->path(), active_->size).ok()) RetireActive(false);
-    return s;
-  }
-  IdxEntry e{d, active_->size, raw_len, h.stored_len, codec};
-  active_->entries.emplace(d, e);
-  active_->size += rec.size();
-  active_->crc = Crc32(rec, active_->crc);
-  active_->idx_dirty = true;
-  bytes_raw_ += raw_len;
-  bytes_stored_ += h.stored_len;
+  Status s = AppendRecord(h, records::EncodeRecord(h, stored));
+  if (!s.ok()) return s;
   *was_new = true;
   if (active_->size >= ctx_->settings.pack_size_limit) {
     std::string path = active_->file->path();
     Status ss = SealActive();
-    if (!ss.ok()) {
+    if (!ss.ok()) {  // the chunk stays stored; the seal is retried later
       ctx_->errors++;
       ctx_->Log("sealing " + path + " failed (will retry): " + ss.ToString());
-      // A failed fsync drops the unsynced records, this one included.
       if (!FindLocked(d, &loc)) return ss;
     }
   }
+  return Status::OK();
+}
+
+Status Shard::AppendRecord(const records::RecordHeader& h, const std::string& rec) {
+  Status s;
+  if (!active_ && !(s = StartPack()).ok()) return s;
+  if (!(s = active_->writer->Append(rec)).ok()) {
+    // The tail is unknown after a failed (maybe short) write: cut it back.
+    if (!ctx_->env->Truncate(active_->file->path(), active_->size).ok()) RetireActive();
+    return s;
+  }
+  IdxEntry e{h.digest, active_->size, h.raw_len, h.stored_len, h.codec};
+  active_->entries.emplace(h.digest, e);
+  active_->size += rec.size();
+  active_->crc = Crc32(rec, active_->crc);
+  active_->idx_dirty = true;
+  bytes_raw_ += h.raw_len;
+  bytes_stored_ += h.stored_len;
   return Status::OK();
 }
 
@@ -435,7 +443,7 @@ Status Shard::SealActive() {
   if (!(s = ctx_->env->WriteFileAtomic(dir_, fn::IdxName(id), bytes)).ok()) return s;
   records::Trailer t{h.count, a.crc, a.size};
   if (!(s = a.writer->Append(records::EncodeTrailer(t))).ok()) {
-    if (!ctx_->env->Truncate(a.file->path(), a.size).ok()) RetireActive(false);
+    if (!ctx_->env->Truncate(a.file->path(), a.size).ok()) RetireActive();
     return s;
   }
   s = a.writer->Sync();
@@ -456,9 +464,10 @@ Status Shard::SyncActive() {
   Status s;
   if (a.synced_size < a.size) {
     if (!(s = a.writer->Sync()).ok()) {
+      ctx_->errors++;
       ctx_->Log("fsync of " + a.file->path() + " failed: " + s.ToString() +
-                "; chunks written since the last sync are dropped and must be written again");
-      RetireActive(true);
+                "; the pack takes no more chunks and its unsynced chunks are copied to a new pack");
+      CopyForwardUnsynced();
       return s;
     }
     a.synced_size = a.size;
@@ -468,6 +477,36 @@ Status Shard::SyncActive() {
     a.dir_unsynced = false;
   }
   return Status::OK();
+}
+
+// After a failed fsync the kernel may have dropped the pack's dirty pages and
+// a later fsync could wrongly succeed, so the pack is never trusted to sync
+// again: it is retired, and every record written since its last good sync is
+// read back (CRC-checked) and appended to a fresh pack, which the next Sync
+// makes durable. A record that cannot be read back is forgotten, so that a
+// later Put of that content stores it again instead of deduplicating.
+void Shard::CopyForwardUnsynced() {
+  std::unique_ptr<ActivePack> old = std::move(active_);
+  std::vector<std::pair<IdxEntry, std::string>> moved;
+  std::vector<IdxEntry> keep;
+  for (const auto& [d, e] : old->entries) {
+    if (e.offset + kRecordOverhead + e.stored_len <= old->synced_size) {
+      keep.push_back(e);
+      continue;
+    }
+    std::string rec;
+    bytes_raw_ -= e.raw_len;
+    bytes_stored_ -= e.stored_len;
+    if (old->file->ReadRecordBytes(e, &rec).ok()) moved.emplace_back(e, std::move(rec));
+    else ctx_->Log("lost unsynced chunk " + d.ToHex() + " (could not read it back)");
+  }
+  old->writer->Close();
+  frozen_.push_back(FreezeEntries(old->file, old->file->id(), keep, old->synced_size, 0, false));
+  for (const auto& [e, rec] : moved) {
+    records::RecordHeader h{e.codec, e.raw_len, e.stored_len, e.digest};
+    Status s = AppendRecord(h, rec);
+    if (!s.ok()) ctx_->Log("lost unsynced chunk " + e.digest.ToHex() + ": " + s.ToString());
+  }
 }
 
 // Publishes the active pack's idx for read-only readers. Not synced: the
@@ -491,23 +530,14 @@ Status Shard::PublishActiveIdx() {
   return s;
 }
 
-// Stops appending to the active pack; its entries stay readable. With
-// drop_unsynced, entries past the last successful fsync are forgotten so
-// that a later Put writes them again (their durability is unknown).
-void Shard::RetireActive(bool drop_unsynced) {
+// Stops appending to the active pack (its tail is in an unknown state); its
+// entries stay readable. Recovery at the next open cuts the tail.
+void Shard::RetireActive() {
   ActivePack& a = *active_;
-  std::vector<IdxEntry> keep;
-  for (const auto& [d, e] : a.entries) {
-    if (!drop_unsynced || e.offset + kRecordOverhead + e.stored_len <= a.synced_size) keep.push_back(e);
-    else {
-      bytes_raw_ -= e.raw_len;
-      bytes_stored_ -= e.stored_len;
-    }
-  }
-  uint64_t end = drop_unsynced ? a.synced_size : a.size;
+  std::vector<IdxEntry> entries;
+  for (const auto& [d, e] : a.entries) entries.push_back(e);
   a.writer->Close();
-  FrozenPack p = FreezeEntries(a.file, a.file->id(), keep, std::max<uint64_t>(end, kPackHeaderSize), 0, false);
-  frozen_.push_back(std::move(p));
+  frozen_.push_back(FreezeEntries(a.file, a.file->id(), entries, a.size, 0, false));
   active_.reset();
 }
 

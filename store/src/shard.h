@@ -21,6 +21,7 @@
 #include "chunkfs/status.h"
 #include "idx.h"
 #include "pack_file.h"
+#include "records.h"
 #include "store_context.h"
 
 namespace chunkfs {
@@ -105,7 +106,9 @@ class Shard {
   Status SealActive();
   Status SyncActive();
   Status PublishActiveIdx();
-  void RetireActive(bool drop_unsynced);
+  Status AppendRecord(const records::RecordHeader& h, const std::string& rec);
+  void RetireActive();
+  void CopyForwardUnsynced();
   std::vector<IdxEntry> SortedActiveEntries() const;
 
   StoreContext* const ctx_;

@@ -1,0 +1,99 @@
+// chunkctl: offline tool for a chunkfs repository.
+//
+//   chunkctl COMMAND [ARGS...]     see Usage() or `chunkctl --help`
+//
+// Commands are rows of kCommands; check and repair (a later issue) become
+// two more rows.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli.h"
+#include "commands.h"
+
+namespace chunkctl {
+namespace {
+
+struct Command {
+  const char* name;
+  const char* args;
+  const char* summary;
+  int (*run)(const CommandArgs& args);
+};
+
+constexpr Command kCommands[] = {
+    {"init", "REPO [--pack-size N] [--max-chunk N] [--compression L]",
+     "create an empty repository (sizes take K, M, G suffixes; L is 0..9)", RunInit},
+    {"put", "REPO FILE...", "store each FILE ('-' is stdin), print '<digest>  <file>'", RunPut},
+    {"get", "REPO DIGEST [-o FILE]", "write a chunk to stdout or FILE", RunGet},
+    {"ls", "REPO", "list all digests in order", RunLs},
+    {"stat", "REPO DIGEST", "show a chunk's raw size, stored size and codec", RunStat},
+};
+
+const Command* FindCommand(std::string_view name) {
+  for (const Command& c : kCommands) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
+void PrintCommandUsage(const Command& c, FILE* out) {
+  fprintf(out, "usage: chunkctl %s %s\n  %s\n", c.name, c.args, c.summary);
+}
+
+int Usage() {
+  printf("usage: chunkctl COMMAND [ARGS...]\n\ncommands:\n");
+  for (const Command& c : kCommands) printf("  %-5s %s\n        %s\n", c.name, c.args, c.summary);
+  printf(
+      "  help [COMMAND]\n\n"
+      "options:\n  -h, --help     show this help (or a command's, after it)\n"
+      "  --version      show the version\n\n"
+      "Exit status: 0 success, 1 failure, 2 bad command line.\n");
+  return kExitOk;
+}
+
+int Help(const CommandArgs& args) {
+  if (args.empty()) return Usage();
+  const Command* c = FindCommand(args[0]);
+  if (c == nullptr) return UsageError("help", "unknown command '" + args[0] + "'");
+  PrintCommandUsage(*c, stdout);
+  return kExitOk;
+}
+
+// True if the command's own arguments ask for help (before any "--").
+bool WantsHelp(const CommandArgs& args) {
+  for (const std::string& a : args) {
+    if (a == "--") return false;
+    if (a == "-h" || a == "--help") return true;
+  }
+  return false;
+}
+
+int Main(const CommandArgs& argv) {
+  if (argv.empty()) return UsageError("missing command", "expected one of init, put, get, ls, stat");
+  const std::string& name = argv[0];
+  CommandArgs rest(argv.begin() + 1, argv.end());
+  if (name == "-h" || name == "--help") return Usage();
+  if (name == "help") return Help(rest);
+  if (name == "--version") {
+    printf("chunkctl %s\n", CHUNKFS_VERSION);
+    return kExitOk;
+  }
+  const Command* c = FindCommand(name);
+  if (c == nullptr) return UsageError("unknown command '" + name + "'", "expected one of init, put, get, ls, stat");
+  if (WantsHelp(rest)) {
+    PrintCommandUsage(*c, stdout);
+    return kExitOk;
+  }
+  return c->run(rest);
+}
+
+}  // namespace
+}  // namespace chunkctl
+
+int main(int argc, char** argv) {
+  chunkctl::CommandArgs args(argv + 1, argv + argc);
+  return chunkctl::Main(args);
+}

@@ -1,0 +1,71 @@
+// Shared helpers of chunkctl: argument parsing, error reporting, input files.
+//
+// Every error is reported as exactly one line on stderr,
+// "chunkctl: <what>: <why>", and a non-zero exit status: kExitUsage for bad
+// command lines, kExitFailure for everything else.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chunkfs/digest.h"
+#include "chunkfs/repository.h"
+#include "chunkfs/status.h"
+
+namespace chunkctl {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// An option a command accepts: "--pack-size", "-o", ...
+struct OptionSpec {
+  std::string_view name;
+  std::string_view alias;  // "" if none; e.g. "--output" for "-o"
+  bool takes_value;
+};
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;  // by OptionSpec::name
+  bool Has(const std::string& name) const { return options.count(name) != 0; }
+};
+
+// Splits `in` into options (from `specs`; "--name=value" or "--name value")
+// and positional arguments ("--" ends the options; "-" is positional).
+// Returns false with *error set on an unknown option or a missing value.
+bool ParseArgs(const std::vector<std::string>& in, std::span<const OptionSpec> specs, Args* out,
+               std::string* error);
+
+// "4096", "256K", "64M", "1G" (binary multiples; lower case accepted).
+bool ParseSize(std::string_view text, uint64_t* out);
+bool ParseInt(std::string_view text, int64_t* out);
+
+// Print "chunkctl: <what>: <why>" and return the exit status to use.
+int Fail(std::string_view what, std::string_view why);
+int FailStatus(std::string_view what, const chunkfs::Status& s);
+int UsageError(std::string_view what, std::string_view why);
+
+// Parses a digest argument; on failure prints a usage error.
+bool ParseDigestArg(const std::string& text, chunkfs::Digest* out);
+
+chunkfs::Status OpenRepo(const std::string& path, bool read_only,
+                         std::unique_ptr<chunkfs::Repository>* out);
+
+// Reads a file ("-" is stdin) of at most `max_size` bytes.
+// A larger input gives TooLarge without reading it all.
+chunkfs::Status ReadInput(const std::string& path, uint64_t max_size, std::string* out);
+
+// Writes all of `data` to file descriptor `fd`.
+chunkfs::Status WriteAll(int fd, std::string_view data, const std::string& what);
+
+// Writes `data` to `path` through a temporary file in the same directory,
+// synced and renamed into place: a failure leaves nothing half-written.
+chunkfs::Status WriteFileReplacing(const std::string& path, std::string_view data);
+
+}  // namespace chunkctl

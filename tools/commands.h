@@ -1,0 +1,18 @@
+// The chunkctl commands. Each gets the arguments after its name and returns
+// the process exit status (see cli.h).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace chunkctl {
+
+using CommandArgs = std::vector<std::string>;
+
+int RunInit(const CommandArgs& args);
+int RunPut(const CommandArgs& args);
+int RunGet(const CommandArgs& args);
+int RunLs(const CommandArgs& args);
+int RunStat(const CommandArgs& args);
+
+}  // namespace chunkctl

@@ -58,12 +58,18 @@ Status ReadHeader(Env* env, const std::string& path, RepoSettings* settings,
 }
 
 // True if `names` (the entries of `path`) are empty or only what a Create
-// that failed midway leaves: an empty shards/ and the header's temp file.
+// that failed midway leaves: shards/ with empty shard folders, and the
+// header's temp file.
 bool LeftByFailedCreate(Env* env, const std::string& path, const std::vector<std::string>& names) {
   for (const auto& n : names) {
     if (n == std::string(fn::kHeaderName) + fn::kTmpSuffix) continue;
-    std::vector<std::string> inner;
-    if (n != fn::kShardsDir || !env->GetChildren(fn::ShardsDir(path), &inner).ok() || !inner.empty()) return false;
+    std::vector<std::string> shards, inner;
+    if (n != fn::kShardsDir || !env->GetChildren(fn::ShardsDir(path), &shards).ok()) return false;
+    for (const auto& sh : shards) {
+      if (sh.size() != 2 || !env->GetChildren(fn::Join(fn::ShardsDir(path), sh), &inner).ok() || !inner.empty()) {
+        return false;
+      }
+    }
   }
   return true;
 }
@@ -92,6 +98,11 @@ Status Repository::Create(const std::string& path, const RepoSettings& settings,
     return s;
   }
   if (!(s = env->CreateDir(fn::ShardsDir(path))).ok()) return s;
+  // All 256 shard folders now, so that first writes create no folders.
+  for (unsigned i = 0; i < 256; ++i) {
+    if (!(s = env->CreateDir(fn::ShardDir(path, i))).ok()) return s;
+  }
+  if (!(s = env->SyncDir(fn::ShardsDir(path))).ok()) return s;
   if (!(s = env->SyncDir(path)).ok()) return s;
   // The header goes last: a directory without it is not a repository yet.
   return env->WriteFileAtomic(path, fn::kHeaderName, records::EncodeRepoHeader(settings));

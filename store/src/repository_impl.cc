@@ -81,13 +81,18 @@ Status RepositoryImpl::Sync() {
   if (ctx_->read_only) return Status::OK();
   const uint64_t mine = puts_.load();
   std::lock_guard<std::mutex> l(sync_mu_);
-  if (mine <= synced_puts_ && !sync_failed_) return Status::OK();  // a round after our puts covered them
+  // A round that started after our puts covered them (and left nothing to publish).
+  if (mine <= synced_puts_ && !sync_failed_ && !publish_pending_) return Status::OK();
   const uint64_t covering = puts_.load();
   Status first;
+  bool any_pending = false;
   for (auto& shard : shards_) {
-    Status s = shard->Sync();
+    bool pending = false;
+    Status s = shard->Sync(false, &pending);
+    any_pending |= pending;
     if (!s.ok() && first.ok()) first = s;
   }
+  publish_pending_ = any_pending;
   syncs_++;
   sync_failed_ = !first.ok();
   if (first.ok()) synced_puts_ = covering;

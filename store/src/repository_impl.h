@@ -55,6 +55,7 @@ class RepositoryImpl final : public Repository {
   std::mutex sync_mu_;
   uint64_t synced_puts_ = 0;
   bool sync_failed_ = false;
+  bool publish_pending_ = false;  // some shard's idx is not yet published
 
   std::atomic<uint64_t> dedup_hits_{0}, syncs_{0}, corrupt_reads_{0};
 };

@@ -541,20 +541,33 @@ void Shard::RetireActive() {
   active_.reset();
 }
 
-Status Shard::Sync() {
+Status Shard::Sync(bool force_publish, bool* publish_pending) {
   std::unique_lock<std::shared_mutex> l(mu_);
+  *publish_pending = false;
   if (!active_) return Status::OK();
   Status s = SyncActive();
   if (!s.ok()) return s;
   if (active_->size >= ctx_->settings.pack_size_limit) return SealActive();  // a retried seal
-  if (active_->idx_dirty && !(s = PublishActiveIdx()).ok()) {
-    ctx_->Log("publishing " + IdxPath(active_->file->id()) + " failed: " + s.ToString());
+  if (!active_->idx_dirty) return Status::OK();
+  // Publishing costs a file creation and a rename: at most once a second
+  // per shard, unless forced (Close). What is pending is published by a
+  // later Sync (the mount's flusher calls Sync every interval).
+  auto now = std::chrono::steady_clock::now();
+  if (!force_publish && now - active_->published_at < kPublishInterval) {
+    *publish_pending = true;
+    return Status::OK();
   }
+  if (!(s = PublishActiveIdx()).ok()) {
+    ctx_->Log("publishing " + IdxPath(active_->file->id()) + " failed: " + s.ToString());
+    *publish_pending = true;
+  }
+  active_->published_at = now;
   return Status::OK();
 }
 
 Status Shard::Close() {
-  Status s = Sync();
+  bool pending;
+  Status s = Sync(true, &pending);
   std::unique_lock<std::shared_mutex> l(mu_);
   if (active_) {
     active_->writer->Close();

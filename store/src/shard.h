@@ -51,8 +51,11 @@ class Shard {
   // Appends a record unless the digest is already stored (*was_new false).
   Status Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::string_view stored,
                 bool* was_new);
-  // Makes appended records durable and publishes the active pack's idx.
-  Status Sync();
+  // Makes appended records durable and publishes the active pack's idx for
+  // read-only readers (at most every kPublishInterval unless force_publish;
+  // *publish_pending tells whether a publication was left for later).
+  Status Sync(bool force_publish, bool* publish_pending);
+  static constexpr std::chrono::milliseconds kPublishInterval{1000};
   Status Close();
   // Appends this shard's digests, sorted and unique, to *out.
   void CollectDigests(std::vector<Digest>* out);
@@ -75,6 +78,7 @@ class Shard {
     uint32_t crc = 0;          // CRC-32 of [0, size)
     bool dir_unsynced = false; // the .dat's directory entry is not durable yet
     bool idx_dirty = false;    // the published idx is behind `entries`
+    std::chrono::steady_clock::time_point published_at{};
   };
   // An unsealed pack found at open.
   struct Unsealed {

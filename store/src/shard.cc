@@ -29,7 +29,9 @@ void SortUnique(std::vector<IdxEntry>* v) {
 }
 }  // namespace
 
-Shard::Shard(StoreContext* ctx, uint8_t id) : ctx_(ctx), id_(id), dir_(fn::ShardDir(ctx->repo, id)) {}
+Shard::Shard(StoreContext* ctx, uint8_t id) : ctx_(ctx), id_(id), dir_(fn::ShardDir(ctx->repo, id)) {
+  filter_.Reset(0);
+}
 
 Shard::~Shard() { Close(); }
 
@@ -230,6 +232,26 @@ Shard::FrozenPack Shard::FreezeEntries(std::shared_ptr<PackFile> file, uint64_t 
 void Shard::AddFrozen(FrozenPack p) {
   SumBytes(*p.idx, &bytes_raw_, &bytes_stored_);
   frozen_.push_back(std::move(p));
+  const IdxTable& t = *frozen_.back().idx;
+  for (uint32_t i = 0; i < t.count(); ++i) FilterAdd(t.At(i).digest);
+}
+
+void Shard::FilterAdd(const Digest& d) {
+  if (filter_.NeedsGrow()) RebuildFilter();
+  filter_.Add(d);
+}
+
+// Sized for twice what the shard holds, so that growth is amortised.
+void Shard::RebuildFilter() {
+  uint64_t n = active_ ? active_->entries.size() : 0;
+  for (const auto& p : frozen_) n += p.idx->count();
+  filter_.Reset(2 * n);
+  for (const auto& p : frozen_) {
+    for (uint32_t i = 0; i < p.idx->count(); ++i) filter_.Add(p.idx->At(i).digest);
+  }
+  if (active_) {
+    for (const auto& [d, e] : active_->entries) filter_.Add(d);
+  }
 }
 
 // Writer: the newest unsealed pack becomes the active pack again (if it has
@@ -267,12 +289,14 @@ Status Shard::ResumePack(Unsealed u) {
   a->idx_dirty = true;
   a->dir_unsynced = true;  // we cannot know; the next Sync makes sure
   active_ = std::move(a);
+  for (const auto& [d, e] : active_->entries) FilterAdd(d);
   return Status::OK();
 }
 
 // ---------------------------------------------------------------- lookups
 
 bool Shard::FindLocked(const Digest& d, ChunkLocation* loc) const {
+  if (!filter_.MayContain(d)) return false;
   if (active_) {
     auto it = active_->entries.find(d);
     if (it != active_->entries.end()) {
@@ -312,6 +336,7 @@ bool Shard::RefreshIfChanged() {
   if (!LoadAll(&frozen, &unsealed).ok()) return false;
   std::unique_lock<std::shared_mutex> l(mu_);
   frozen_.clear();
+  filter_.Reset(0);
   bytes_raw_ = bytes_stored_ = 0;
   for (auto& p : frozen) AddFrozen(std::move(p));
   for (auto& u : unsealed) {
@@ -412,6 +437,7 @@ Status Shard::AppendRecord(const records::RecordHeader& h, const std::string& re
   }
   IdxEntry e{h.digest, active_->size, h.raw_len, h.stored_len, h.codec};
   active_->entries.emplace(h.digest, e);
+  FilterAdd(h.digest);
   active_->size += rec.size();
   active_->crc = Crc32(rec, active_->crc);
   active_->idx_dirty = true;

@@ -19,6 +19,7 @@
 
 #include "chunkfs/digest.h"
 #include "chunkfs/status.h"
+#include "bloom.h"
 #include "idx.h"
 #include "pack_file.h"
 #include "records.h"
@@ -102,6 +103,8 @@ class Shard {
   FrozenPack FreezeEntries(std::shared_ptr<PackFile> file, uint64_t id, const std::vector<IdxEntry>& entries,
                            uint64_t data_end, uint32_t crc, bool sealed);
   void AddFrozen(FrozenPack p);
+  void FilterAdd(const Digest& d);
+  void RebuildFilter();
   bool FindLocked(const Digest& d, ChunkLocation* loc) const;
   bool RefreshIfChanged();
 
@@ -123,6 +126,7 @@ class Shard {
   mutable std::shared_mutex mu_;
   std::vector<FrozenPack> frozen_;       // oldest first
   std::unique_ptr<ActivePack> active_;   // writer only
+  DigestFilter filter_;                  // over every digest in frozen_ and active_
   uint64_t bytes_raw_ = 0, bytes_stored_ = 0;
   bool dir_exists_ = false;
 

@@ -2,6 +2,7 @@
 // baseline measured in the same run (the machine is shared and noisy).
 //
 //   store_bench [DIR] [--chunks N] [--size BYTES]
+//   store_bench [DIR] --scale     lookup cost with 10 thousand vs 1 million chunks
 //
 // Baselines:
 //   hash+zlib  SHA-256 and zlib level 1 of the same chunks in memory (the CPU
@@ -85,19 +86,97 @@ void Row(const char* what, double secs, double base_secs, double mb) {
   std::printf("%-34s %8.3f s %9.1f MB/s   ratio to baseline %.2f\n", what, secs, mb / secs, base_secs / secs);
 }
 
+// Builds a repository of n tiny chunks in small packs (many sealed packs per
+// shard), reopens it, and returns microseconds per absent and present lookup.
+void LookupCost(const std::string& dir, size_t n, double* absent_us, double* present_us, uint64_t* packs) {
+  std::string path = dir + "/scale-" + std::to_string(n);
+  RepoSettings rs;
+  rs.pack_size_limit = 64 * 1024;
+  std::unique_ptr<Repository> repo;
+  Repository::Create(path, rs);
+  Repository::Open(path, OpenOptions{}, &repo);
+  std::vector<Digest> present;
+  for (size_t i = 0; i < n; ++i) {
+    char buf[64] = {};
+    std::snprintf(buf, sizeof(buf), "tiny chunk %zu", i);
+    PutResult r;
+    repo->Put(std::string_view(buf, sizeof(buf)), &r);
+    if (i % (n / 1000) == 0) present.push_back(r.digest);
+  }
+  repo.reset();
+  Repository::Open(path, OpenOptions{}, &repo);
+  *packs = repo->GetStats().packs_sealed;
+  std::vector<Digest> absent(200000);
+  std::mt19937_64 rng(9);
+  for (auto& d : absent)
+    for (auto& b : d.bytes) b = static_cast<uint8_t>(rng());
+  size_t hits = 0;
+  auto t = Clock::now();
+  for (const auto& d : absent) hits += repo->Contains(d);
+  *absent_us = Secs(t) * 1e6 / absent.size();
+  t = Clock::now();
+  for (int rep = 0; rep < 100; ++rep)
+    for (const auto& d : present) hits += repo->Contains(d);
+  *present_us = Secs(t) * 1e6 / (100.0 * present.size());
+  repo.reset();
+  std::filesystem::remove_all(path);
+}
+
+// Baseline: the same absent lookups in a hash map of n digests (what memory
+// alone costs as the working set outgrows the caches).
+double HashMapAbsentUs(size_t n) {
+  std::unordered_map<Digest, int, DigestHash> map;
+  std::mt19937_64 rng(11);
+  Digest d;
+  for (size_t i = 0; i < n; ++i) {
+    for (auto& b : d.bytes) b = static_cast<uint8_t>(rng());
+    map[d] = 1;
+  }
+  std::vector<Digest> absent(200000);
+  for (auto& a : absent)
+    for (auto& b : a.bytes) b = static_cast<uint8_t>(rng());
+  size_t hits = 0;
+  auto t = Clock::now();
+  for (const auto& a : absent) hits += map.count(a);
+  double us = Secs(t) * 1e6 / absent.size();
+  return hits > absent.size() ? 0 : us;
+}
+
+int RunScale(const std::string& dir) {
+  std::printf("lookup cost vs repository size (64-byte chunks, 64 KiB packs, reopened: all sealed)\n");
+  double a0, p0, a1, p1;
+  uint64_t k0, k1;
+  LookupCost(dir, 10000, &a0, &p0, &k0);
+  LookupCost(dir, 1000000, &a1, &p1, &k1);
+  std::printf("%-12s %10s %14s %14s\n", "chunks", "packs", "absent us", "present us");
+  std::printf("%-12d %10llu %14.3f %14.3f\n", 10000, (unsigned long long)k0, a0, p0);
+  std::printf("%-12d %10llu %14.3f %14.3f\n", 1000000, (unsigned long long)k1, a1, p1);
+  double h0 = HashMapAbsentUs(10000), h1 = HashMapAbsentUs(1000000);
+  std::printf("%-12s %10s %14.3f %14s   (baseline: std::unordered_map, 10k)\n", "", "", h0, "");
+  std::printf("%-12s %10s %14.3f %14s   (baseline: std::unordered_map, 1M)\n", "", "", h1, "");
+  std::printf("growth 1M / 10k: store absent %.2f, present %.2f; hash map absent %.2f (1.00 = no growth)\n",
+              a1 / a0, p1 / p0, h1 / h0);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string dir = "/tmp/chunkfs-bench";
   size_t n = 2000, size = 64 * 1024;
+  bool scale = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--scale") scale = true;
+    else
     if (a == "--chunks" && i + 1 < argc) n = std::stoul(argv[++i]);
     else if (a == "--size" && i + 1 < argc) size = std::stoul(argv[++i]);
     else dir = a;
   }
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  if (scale) return RunScale(dir);
   auto chunks = MakeChunks(n, size);
   double mb = double(n) * size / 1e6;
   std::printf("store_bench: %zu chunks of %zu bytes (half random, half text) in %s\n\n", n, size, dir.c_str());

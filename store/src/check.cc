@@ -34,7 +34,12 @@ class Checker {
     Status s = env_->IsDirectory(repo_, &is_dir);
     if (!s.ok()) return s.err() == ENOENT ? Status::NotFound("no repository at " + repo_) : s;
     if (!is_dir) return Status::InvalidArgument(repo_ + " is not a directory");
-    CheckHeader();
+    bool shards = false, header = false;
+    env_->IsDirectory(fn::ShardsDir(repo_), &shards);
+    if (!(s = env_->FileExists(fn::HeaderPath(repo_), &header)).ok()) return s;  // e.g. EACCES
+    if (!shards && !header) return Status::InvalidArgument(repo_ + " is not a chunkfs repository");
+    // A newer format is refused, never checked by guesswork.
+    if (!(s = CheckHeader()).ok()) return s;
     std::vector<PackRef> packs;
     if (!(s = ListPacks(&packs)).ok()) return s;
     uint64_t total = 0, done = 0;
@@ -58,12 +63,18 @@ class Checker {
     rep_->problems.push_back({file, off, what, std::move(affected)});
   }
 
-  void CheckHeader() {
+  Status CheckHeader() {
     std::string bytes;
     Status s = env_->ReadFileToString(fn::HeaderPath(repo_), &bytes);
     RepoSettings settings;
-    if (s.ok()) s = records::DecodeRepoHeader(bytes, &settings);
-    if (!s.ok()) Damage(fn::kHeaderName, 0, s.message());
+    std::string damage;
+    if (s.ok()) s = records::DecodeRepoHeader(bytes, &settings, &damage);
+    if (s.code() == Status::Code::kNotSupported) return s.WithContext(fn::kHeaderName);
+    if (!s.ok()) Damage(fn::kHeaderName, 0, s.message() + " (rewritten by repair)");
+    else if (!damage.empty()) {
+      Damage(fn::kHeaderName, damage[0] == 'f' ? 0 : kRepoHeaderSize, damage + " (rewritten by repair)");
+    }
+    return Status::OK();
   }
 
   static bool ParseShardName(const std::string& n, uint8_t* shard) {
@@ -96,6 +107,12 @@ class Checker {
       std::set<uint64_t> dats, idxs;
       for (const auto& f : files) {
         fn::ParsedName p = fn::ParseShardFileName(f);
+        bool sub_dir = false;
+        if ((p.kind == fn::FileKind::kDat || p.kind == fn::FileKind::kIdx) &&
+            env_->IsDirectory(fn::Join(dir, f), &sub_dir).ok() && sub_dir) {
+          rep_->notes.push_back(rel + "/" + f + ": stray directory, ignored");
+          continue;
+        }
         if (p.kind == fn::FileKind::kDat) dats.insert(p.pack_id);
         else if (p.kind == fn::FileKind::kIdx) idxs.insert(p.pack_id);
         else rep_->notes.push_back(rel + "/" + f + ": " +
@@ -135,7 +152,14 @@ class Checker {
     std::unique_ptr<IdxTable> idx = LoadIdx(p, idx_rel);
     TolerantScan scan = ScanTolerant(dat);
     rep_->records += scan.records.size();
-    if (!scan.header_ok) Damage(dat_rel, 0, "pack header: " + scan.header_error, EntriesIn(idx.get(), 0, 1));
+    if (!scan.header_ok) {
+      // The store leaves a pack with a bad header untouched and serves none
+      // of its chunks: all of them are affected (repair copies them out).
+      std::set<Digest> all;
+      for (const Digest& d : EntriesIn(idx.get(), 0, UINT64_MAX)) all.insert(d);
+      for (const auto& r : scan.records) all.insert(r.header.digest);
+      Damage(dat_rel, 0, "pack header: " + scan.header_error, std::vector<Digest>(all.begin(), all.end()));
+    }
     CheckTrailer(p, dat_rel, dat, scan, idx.get());
     CheckRecords(dat_rel, dat, scan, idx.get());
     CheckIdxAgainstPack(p, idx_rel, scan, idx.get());
@@ -175,7 +199,10 @@ class Checker {
 
   void CheckRecords(const std::string& rel, const std::string& dat, const TolerantScan& scan, const IdxTable* idx) {
     for (const auto& d : scan.damaged) {
-      bool torn_tail = !scan.sealed && d.end == scan.data_end;
+      // A torn tail is the end of an unsealed pack that no valid idx covers:
+      // recovery cuts it. Damage inside the range an idx covers is not
+      // rescanned by recovery, so it is reported as damaged records.
+      bool torn_tail = !scan.sealed && d.end == scan.data_end && (!idx || idx->header().data_end <= d.begin);
       std::string what = torn_tail ? "torn tail of " + std::to_string(d.end - d.begin) +
                                          " bytes (cut at the next open or by repair): " + d.reason
                                    : "damaged record(s), " + std::to_string(d.end - d.begin) + " bytes: " + d.reason;

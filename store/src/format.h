@@ -10,7 +10,7 @@
 
 namespace chunkfs::format {
 
-// ---- Repository header: REPO/chunkfs.repo (64 bytes) ----
+// ---- Repository header: REPO/chunkfs.repo (two identical 64-byte copies) ----
 inline constexpr char kRepoMagic[8] = {'C', 'H', 'U', 'N', 'K', 'F', 'S', 'R'};
 inline constexpr uint32_t kRepoVersion = 1;
 inline constexpr size_t kRepoHeaderSize = 64;

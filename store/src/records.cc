@@ -8,7 +8,9 @@ namespace chunkfs::records {
 using namespace chunkfs::format;
 
 
-std::string EncodeRepoHeader(const RepoSettings& s) {
+namespace {
+
+std::string EncodeRepoHeaderCopy(const RepoSettings& s) {
   std::string b(kRepoHeaderSize, '\0');
   std::memcpy(b.data(), kRepoMagic, 8);
   PutU32(&b[kRepoVersionOff], kRepoVersion);
@@ -20,25 +22,54 @@ std::string EncodeRepoHeader(const RepoSettings& s) {
   return b;
 }
 
-Status DecodeRepoHeader(std::string_view b, RepoSettings* s) {
-  if (b.size() < 8 || std::memcmp(b.data(), kRepoMagic, 8) != 0) {
-    return Status::InvalidArgument("not a chunkfs repository (bad magic in header)");
-  }
-  if (b.size() != kRepoHeaderSize) return Status::Corruption("repository header has the wrong size");
+// One 64-byte copy: InvalidArgument (foreign magic), Corruption, NotSupported.
+Status DecodeRepoHeaderCopy(std::string_view b, RepoSettings* s) {
+  if (b.size() < kRepoHeaderSize) return Status::Corruption("truncated");
+  if (std::memcmp(b.data(), kRepoMagic, 8) != 0) return Status::InvalidArgument("bad magic");
+  if (GetU32(&b[kRepoCrcOff]) != Crc32(b.substr(0, kRepoCrcOff))) return Status::Corruption("checksum mismatch");
   uint32_t version = GetU32(&b[kRepoVersionOff]);
-  if (version > kRepoVersion) {  // refused before anything else is read
+  if (version > kRepoVersion) {
     return Status::NotSupported("repository format version " + std::to_string(version) +
-                                " is newer than this program supports (" +
-                                std::to_string(kRepoVersion) + ")");
+                                " is newer than this program supports (" + std::to_string(kRepoVersion) + ")");
   }
-  if (GetU32(&b[kRepoCrcOff]) != Crc32(b.substr(0, kRepoCrcOff))) {
-    return Status::Corruption("repository header checksum mismatch");
-  }
-  if (version == 0) return Status::Corruption("repository format version 0");
+  if (version == 0) return Status::Corruption("format version 0");
   s->pack_size_limit = GetU64(&b[kRepoPackLimitOff]);
   s->max_chunk_size = GetU32(&b[kRepoMaxChunkOff]);
   s->compression_level = static_cast<int>(GetU32(&b[kRepoLevelOff]));
   return Status::OK();
+}
+
+}  // namespace
+
+std::string EncodeRepoHeader(const RepoSettings& s) {
+  std::string copy = EncodeRepoHeaderCopy(s);
+  return copy + copy;
+}
+
+Status DecodeRepoHeader(std::string_view b, RepoSettings* s, std::string* damage) {
+  damage->clear();
+  Status c1 = DecodeRepoHeaderCopy(b.substr(0, std::min(b.size(), kRepoHeaderSize)), s);
+  if (c1.code() == Status::Code::kNotSupported) return c1;
+  RepoSettings s2;
+  Status c2 = b.size() >= 2 * kRepoHeaderSize ? DecodeRepoHeaderCopy(b.substr(kRepoHeaderSize, kRepoHeaderSize), &s2)
+                                              : Status::Corruption("missing");
+  if (c2.code() == Status::Code::kNotSupported) return c2;
+  if (c1.ok()) {
+    if (!c2.ok()) *damage = "second header copy: " + c2.message();
+    return Status::OK();
+  }
+  if (c2.ok()) {
+    *s = s2;
+    *damage = "first header copy: " + c1.message();
+    return Status::OK();
+  }
+  if (c1.code() == Status::Code::kInvalidArgument && c2.code() == Status::Code::kInvalidArgument) {
+    return Status::InvalidArgument("not a chunkfs repository (bad magic in header)");
+  }
+  if (b.size() < 8 || std::memcmp(b.data(), kRepoMagic, 8) != 0) {
+    return Status::InvalidArgument("not a chunkfs repository (bad magic in header)");
+  }
+  return Status::Corruption("both header copies damaged (" + c1.message() + "; " + c2.message() + ")");
 }
 
 std::string EncodePackHeader(uint8_t shard, uint64_t pack_id) {

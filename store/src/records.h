@@ -12,9 +12,13 @@
 
 namespace chunkfs::records {
 
+// The header file holds two identical 64-byte copies, so that one damaged
+// byte never loses the settings.
 std::string EncodeRepoHeader(const RepoSettings& s);
-// NotSupported for a newer version; InvalidArgument for a foreign file.
-Status DecodeRepoHeader(std::string_view bytes, RepoSettings* s);
+// Uses the first intact copy; *damage describes a damaged copy ("" if none).
+// NotSupported for a newer version; InvalidArgument for a foreign file;
+// Corruption if no copy is intact.
+Status DecodeRepoHeader(std::string_view bytes, RepoSettings* s, std::string* damage);
 
 std::string EncodePackHeader(uint8_t shard, uint64_t pack_id);
 Status DecodePackHeader(std::string_view bytes, uint8_t* shard, uint64_t* pack_id);

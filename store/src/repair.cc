@@ -1,4 +1,5 @@
 // chunkctl repair: rebuild what the data allows, quarantine the rest.
+#include <cstring>
 #include <set>
 
 #include "chunkfs/check.h"
@@ -33,8 +34,17 @@ class Repairer {
     if (!s.ok()) return s.err() == ENOENT ? Status::NotFound("no repository at " + repo_) : s;
     if (!is_dir) return Status::InvalidArgument(repo_ + " is not a directory");
     env_->IsDirectory(fn::ShardsDir(repo_), &shards);
-    env_->FileExists(fn::HeaderPath(repo_), &header);
+    if (!(s = env_->FileExists(fn::HeaderPath(repo_), &header)).ok()) return s;  // e.g. EACCES
     if (!shards && !header) return Status::InvalidArgument(repo_ + " is not a chunkfs repository");
+    if (header) {  // a newer format is refused before anything is touched (even the lock file)
+      std::string bytes;
+      RepoSettings settings;
+      std::string damage;
+      if (env_->ReadFileToString(fn::HeaderPath(repo_), &bytes).ok() &&
+          (s = records::DecodeRepoHeader(bytes, &settings, &damage)).code() == Status::Code::kNotSupported) {
+        return s.WithContext(fn::kHeaderName);
+      }
+    }
     s = LockRepository(env_, repo_, &lock_);
     if (!s.ok()) return s;
     if (!(s = FixHeader()).ok()) return s;
@@ -44,9 +54,17 @@ class Repairer {
     CheckReport check;
     if (!(s = CheckRepository(repo_, co, &check)).ok()) return s;
     Rescue rescue;
-    for (const std::string& rel : DamagedPacks(check)) {
+    // Every chunk the repository claims to hold, before anything changes:
+    // what is not readable after the repair is reported lost.
+    if (!(s = CollectKnown(&rescue.candidates)).ok()) return s;
+    for (const auto& p : check.problems) {
+      for (const Digest& d : p.affected) rescue.candidates.insert(d);
+    }
+    std::set<std::string> damaged = DamagedPacks(check);
+    for (const std::string& rel : damaged) {
       if (!(s = RescuePack(rel, &rescue)).ok()) return s;
     }
+    if (!(s = SetAsideForRecovery(check, damaged)).ok()) return s;
     return Reopen(rescue);
   }
 
@@ -62,8 +80,15 @@ class Repairer {
     std::string bytes;
     RepoSettings settings;
     Status s = env_->ReadFileToString(fn::HeaderPath(repo_), &bytes);
-    if (s.ok()) s = records::DecodeRepoHeader(bytes, &settings);
-    if (s.ok() || s.code() == Status::Code::kNotSupported) return s;
+    std::string damage;
+    if (s.ok()) s = records::DecodeRepoHeader(bytes, &settings, &damage);
+    if (s.code() == Status::Code::kNotSupported) return s;
+    if (s.ok() && damage.empty()) return s;
+    if (s.ok()) {  // one copy intact: write both from it
+      if (!(s = env_->WriteFileAtomic(repo_, fn::kHeaderName, records::EncodeRepoHeader(settings))).ok()) return s;
+      Act("rewrote the repository header from its intact copy (" + damage + ")");
+      return Status::OK();
+    }
     bool shards = false;
     env_->IsDirectory(fn::ShardsDir(repo_), &shards);
     if (!shards) return Status::InvalidArgument(repo_ + " is not a chunkfs repository (no shards/ folder)");
@@ -76,16 +101,83 @@ class Repairer {
     return Status::OK();
   }
 
+  static bool EndsWith(const std::string& s, const char* suffix) {
+    size_t n = strlen(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+  }
+  static bool IsTornTail(const Problem& p) { return p.what.rfind("torn tail", 0) == 0; }
+
   // Packs whose records (or header, or trailer) are damaged. Torn tails of
-  // unsealed packs and bad idx files are left to the normal recovery.
+  // unsealed packs and bad idx files are left to the normal recovery (see
+  // SetAsideForRecovery). Every problem check reports about a pack's idx is
+  // on the .idx file; every other one on the .dat.
   static std::set<std::string> DamagedPacks(const CheckReport& check) {
     std::set<std::string> out;
     for (const auto& p : check.problems) {
-      if (p.file.size() < 4 || p.file.compare(p.file.size() - 4, 4, ".dat") != 0) continue;
-      if (p.what.rfind("torn tail", 0) == 0 || p.what.find("idx") != std::string::npos) continue;
-      out.insert(p.file);
+      if (EndsWith(p.file, ".dat") && !IsTornTail(p)) out.insert(p.file);
     }
     return out;
+  }
+
+  // Digests named by every valid idx and every valid record of every pack.
+  Status CollectKnown(std::set<Digest>* known) {
+    std::vector<std::string> shards;
+    if (!env_->GetChildren(fn::ShardsDir(repo_), &shards).ok()) return Status::OK();
+    for (const auto& sh : shards) {
+      std::vector<std::string> files;
+      const std::string dir = fn::Join(fn::ShardsDir(repo_), sh);
+      bool is_dir = false;
+      if (sh.size() != 2 || !env_->IsDirectory(dir, &is_dir).ok() || !is_dir) continue;
+      if (!env_->GetChildren(dir, &files).ok()) continue;
+      for (const auto& f : files) {
+        fn::ParsedName pn = fn::ParseShardFileName(f);
+        std::string bytes;
+        if (pn.kind == fn::FileKind::kOther || pn.kind == fn::FileKind::kTmp) continue;
+        if (!env_->ReadFileToString(fn::Join(dir, f), &bytes).ok()) continue;
+        if (pn.kind == fn::FileKind::kIdx) {
+          std::unique_ptr<IdxTable> idx;
+          if (!IdxTable::FromBytes(std::move(bytes), &idx).ok()) continue;
+          for (uint32_t i = 0; i < idx->count(); ++i) known->insert(idx->At(i).digest);
+        } else {
+          for (const auto& r : ScanTolerant(bytes).records) known->insert(r.header.digest);
+        }
+      }
+    }
+    return Status::OK();
+  }
+
+  // What recovery at the next open would overwrite or cut is moved or copied
+  // to quarantine/ first: bad idx files (recovery rebuilds them from their
+  // pack) and the bytes of torn tails (recovery cuts them).
+  Status SetAsideForRecovery(const CheckReport& check, const std::set<std::string>& damaged) {
+    std::set<std::string> done;
+    for (const auto& p : check.problems) {
+      if (!done.insert(p.file + "@" + std::to_string(p.offset)).second) continue;
+      const std::string path = fn::Join(repo_, p.file);
+      const std::string shard_name = p.file.substr(std::string(fn::kShardsDir).size() + 1, 2);
+      const std::string base = p.file.substr(p.file.rfind('/') + 1);
+      if (EndsWith(p.file, ".idx")) {
+        const std::string dat_rel = p.file.substr(0, p.file.size() - 4) + ".dat";
+        bool exists = false;
+        if (damaged.count(dat_rel) || !env_->FileExists(path, &exists).ok() || !exists) continue;
+        if (!done.insert(p.file).second) continue;  // several problems in one idx
+        Status s = Quarantine(path, shard_name + "-" + base);
+        if (!s.ok()) return s;
+      } else if (EndsWith(p.file, ".dat") && IsTornTail(p)) {
+        std::string dat;
+        Status s = env_->ReadFileToString(path, &dat);
+        if (!s.ok()) return s;
+        if (p.offset >= dat.size()) continue;
+        std::string qdir = fn::QuarantineDir(repo_);
+        if (!(s = env_->CreateDir(qdir)).ok()) return s;
+        std::string name = shard_name + "-" + base + ".tail-" + std::to_string(p.offset);
+        if (!(s = env_->WriteFileAtomic(qdir, name, std::string_view(dat).substr(p.offset))).ok()) return s;
+        rep_->quarantined.push_back(std::string(fn::kQuarantineDir) + "/" + name);
+        Act("copied the " + std::to_string(dat.size() - p.offset) + "-byte torn tail of " + p.file + " to " +
+            fn::kQuarantineDir + "/" + name + " (cut by recovery)");
+      }
+    }
+    return Status::OK();
   }
 
   Status Quarantine(const std::string& from, const std::string& name) {

@@ -45,7 +45,9 @@ Status ReadHeader(Env* env, const std::string& path, RepoSettings* settings,
   }
   std::string bytes;
   if (!(s = env->ReadFileToString(header, &bytes)).ok()) return s;
-  s = records::DecodeRepoHeader(bytes, settings);
+  std::string damage;
+  s = records::DecodeRepoHeader(bytes, settings, &damage);
+  if (s.ok() && !damage.empty() && log) log(header + ": " + damage + "; using the intact copy (run chunkctl repair)");
   if (s.IsCorruption() && log) {
     // The magic is intact but a byte is damaged: every record describes
     // itself, so serve the data with default settings and say so.

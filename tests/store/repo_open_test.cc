@@ -26,10 +26,12 @@ Status TryOpen(const std::string& path, bool read_only) {
 // (u32 LE at offset 60, zlib crc32 of bytes [0, 60)); see docs/FORMAT.md.
 void PatchHeaderVersion(const std::string& repo, uint32_t version) {
   std::string h = ReadFileOrDie(repo + "/chunkfs.repo");
-  ASSERT_EQ(h.size(), 64u);
-  for (int i = 0; i < 4; ++i) h[8 + i] = static_cast<char>(version >> (8 * i));
-  uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(h.data()), 60));
-  for (int i = 0; i < 4; ++i) h[60 + i] = static_cast<char>(crc >> (8 * i));
+  ASSERT_EQ(h.size(), 128u);  // two copies of 64 bytes (docs/FORMAT.md)
+  for (size_t base : {0u, 64u}) {
+    for (int i = 0; i < 4; ++i) h[base + 8 + i] = static_cast<char>(version >> (8 * i));
+    uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(h.data() + base), 60));
+    for (int i = 0; i < 4; ++i) h[base + 60 + i] = static_cast<char>(crc >> (8 * i));
+  }
   WriteFileOrDie(repo + "/chunkfs.repo", h);
 }
 
@@ -121,13 +123,30 @@ TEST(RepoOpen, NotARepositoryRefusedNothingChanged) {
   EXPECT_TRUE(fs::is_empty(dir.Sub("empty")));
 }
 
-TEST(RepoOpen, HeaderBadMagicRefused) {
+TEST(RepoOpen, HeaderBadMagicInBothCopiesRefused) {
   TempDir dir;
   CreateRepoOrDie(dir.Sub("r"), SmallSettings());
   FlipByte(dir.Sub("r/chunkfs.repo"), 0);
+  FlipByte(dir.Sub("r/chunkfs.repo"), 64);
   auto before = TreeHashes(dir.Sub("r"));
   for (bool ro : {false, true}) EXPECT_FALSE(TryOpen(dir.Sub("r"), ro).ok());
   EXPECT_EQ(TreeHashes(dir.Sub("r")), before);
+}
+
+// The header holds two copies: one damaged byte loses no setting.
+TEST(RepoOpen, OneDamagedHeaderCopyKeepsTheSettings) {
+  for (size_t off : {0u, 20u, 60u, 64u, 84u, 124u}) {
+    SCOPED_TRACE("flipped byte " + std::to_string(off));
+    TempDir dir;
+    CreateRepoOrDie(dir.Sub("r"), SmallSettings(12345, 777));
+    FlipByte(dir.Sub("r/chunkfs.repo"), off);
+    for (bool ro : {false, true}) {
+      auto repo = OpenOrDie(dir.Sub("r"), ro);
+      ASSERT_NE(repo, nullptr);
+      EXPECT_EQ(repo->settings().pack_size_limit, 12345u);
+      EXPECT_EQ(repo->settings().max_chunk_size, 777u);
+    }
+  }
 }
 
 // A damaged header (magic intact) is either refused, or the repository is

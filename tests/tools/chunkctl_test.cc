@@ -55,8 +55,9 @@ class ChunkctlTest : public ::testing::Test {
   std::string Sub(const std::string& name) const { return dir_ + "/" + name; }
 
   // Runs chunkctl with `args` (and optional stdin from a file).
-  Result Run(const std::vector<std::string>& args, const std::string& stdin_file = "") {
-    std::string cmd = Quote(CHUNKCTL_PATH);
+  Result Run(const std::vector<std::string>& args, const std::string& stdin_file = "",
+             const std::string& prefix = "") {
+    std::string cmd = prefix + Quote(CHUNKCTL_PATH);
     for (auto& a : args) cmd += " " + Quote(a);
     cmd += " <" + Quote(stdin_file.empty() ? "/dev/null" : stdin_file);
     cmd += " >" + Quote(Sub(".out")) + " 2>" + Quote(Sub(".err"));
@@ -276,6 +277,18 @@ TEST_F(ChunkctlTest, FailedGetLeavesNoOutputFile) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFile(Sub("dest/out")), "payload");
   EXPECT_EQ(std::distance(fs::directory_iterator(Sub("dest")), fs::directory_iterator()), 1);
+}
+
+TEST_F(ChunkctlTest, PutWhileAnotherProcessHoldsTheLockFailsBusy) {
+  Init();
+  WriteFile(Sub("f"), "locked out");
+  std::string holder = "flock " + Quote(Sub("repo/lock")) + " ";
+  Result r = Run({"put", Sub("repo"), Sub("f")}, "", holder);
+  EXPECT_TRUE(FailsWith(r, 1));
+  EXPECT_NE(r.err.find("Busy"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  r = Run({"ls", Sub("repo")}, "", holder);  // readers take no lock
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST_F(ChunkctlTest, LsOfEmptyRepository) {

@@ -30,6 +30,8 @@ constexpr Command kCommands[] = {
     {"get", "REPO DIGEST [-o FILE]", "write a chunk to stdout or FILE", RunGet},
     {"ls", "REPO", "list all digests in order", RunLs},
     {"stat", "REPO DIGEST", "show a chunk's raw size, stored size and codec", RunStat},
+    {"check", "REPO [--read-data]", "verify every file (and with --read-data every chunk); exit 1 on damage", RunCheck},
+    {"repair", "REPO", "rebuild what the data allows, quarantine the rest, list lost chunks", RunRepair},
 };
 
 const Command* FindCommand(std::string_view name) {

@@ -14,5 +14,7 @@ int RunPut(const CommandArgs& args);
 int RunGet(const CommandArgs& args);
 int RunLs(const CommandArgs& args);
 int RunStat(const CommandArgs& args);
+int RunCheck(const CommandArgs& args);
+int RunRepair(const CommandArgs& args);
 
 }  // namespace chunkctl

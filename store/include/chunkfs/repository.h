@@ -39,7 +39,9 @@ struct RepoSettings {
 struct OpenOptions {
   Env* env = nullptr;  // nullptr: Env::Default()
   // Read-only: takes no lock, writes nothing, runs no recovery; sees chunks
-  // the writer has published in an idx (at its Sync() or seal).
+  // the writer has published in an idx: at a seal, at Close(), and at a
+  // Sync() (at most once a second per shard; a later Sync publishes what an
+  // earlier one left). Packs without an idx are scanned.
   bool read_only = false;
   // Overrides for this open only (0 / -1: use the header's value).
   uint32_t max_chunk_size = 0;

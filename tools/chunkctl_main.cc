@@ -41,13 +41,19 @@ const Command* FindCommand(std::string_view name) {
   return nullptr;
 }
 
+std::string CommandNames() {
+  std::string names;
+  for (const Command& c : kCommands) names += (names.empty() ? "" : ", ") + std::string(c.name);
+  return names;
+}
+
 void PrintCommandUsage(const Command& c, FILE* out) {
   fprintf(out, "usage: chunkctl %s %s\n  %s\n", c.name, c.args, c.summary);
 }
 
 int Usage() {
   printf("usage: chunkctl COMMAND [ARGS...]\n\ncommands:\n");
-  for (const Command& c : kCommands) printf("  %-5s %s\n        %s\n", c.name, c.args, c.summary);
+  for (const Command& c : kCommands) printf("  %-6s %s\n         %s\n", c.name, c.args, c.summary);
   printf(
       "  help [COMMAND]\n\n"
       "options:\n  -h, --help     show this help (or a command's, after it)\n"
@@ -74,7 +80,7 @@ bool WantsHelp(const CommandArgs& args) {
 }
 
 int Main(const CommandArgs& argv) {
-  if (argv.empty()) return UsageError("missing command", "expected one of init, put, get, ls, stat");
+  if (argv.empty()) return UsageError("missing command", "expected one of " + CommandNames());
   const std::string& name = argv[0];
   CommandArgs rest(argv.begin() + 1, argv.end());
   if (name == "-h" || name == "--help") return Usage();
@@ -84,7 +90,7 @@ int Main(const CommandArgs& argv) {
     return kExitOk;
   }
   const Command* c = FindCommand(name);
-  if (c == nullptr) return UsageError("unknown command '" + name + "'", "expected one of init, put, get, ls, stat");
+  if (c == nullptr) return UsageError("unknown command '" + name + "'", "expected one of " + CommandNames());
   if (WantsHelp(rest)) {
     PrintCommandUsage(*c, stdout);
     return kExitOk;

@@ -126,8 +126,10 @@ Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLoc
   std::string holder;
   Status s = env->LockFile(fn::LockPath(path), lock, &holder);
   if (s.IsBusy()) {
-    return Status::Busy("repository " + path + " is in use by another process (" + holder +
-                        "); unmount it or stop that process first");
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    bool pid = !holder.empty() && holder.find_first_not_of("0123456789") == std::string::npos;
+    return Status::Busy("repository " + path + " is in use by " + (pid ? "pid " + holder : "another process") +
+                        "; unmount it or stop that process first");
   }
   return s;
 }

@@ -7,6 +7,7 @@
 
 #include "filenames.h"
 #include "format.h"
+#include "pack_scan.h"
 #include "records.h"
 
 namespace chunkfs {
@@ -203,12 +204,38 @@ Status Shard::LoadUnsealed(uint64_t id, uint64_t size, bool has_idx, std::vector
   u.entries.insert(u.entries.end(), r.entries.begin(), r.entries.end());
   u.valid_end = r.valid_end;
   u.crc = r.crc;
-  if (r.valid_end < size && !ctx_->read_only) {
-    ctx_->Log("recovery: " + path + ": cutting " + std::to_string(size - r.valid_end) +
-              "-byte torn tail at offset " + std::to_string(r.valid_end) + " (" + r.stop_reason + ")");
-    if (!(s = ctx_->env->Truncate(path, r.valid_end)).ok()) return s;
+  if (r.valid_end < size) {
+    if (!(s = CheckTailIsTorn(id, r.valid_end, r.stop_reason, &u)).ok()) return s;
+    if (!u.damaged && !ctx_->read_only) {
+      ctx_->Log("recovery: " + path + ": cutting " + std::to_string(size - r.valid_end) +
+                "-byte torn tail at offset " + std::to_string(r.valid_end) + " (" + r.stop_reason + ")");
+      if (!(s = ctx_->env->Truncate(path, r.valid_end)).ok()) return s;
+    }
   }
   unsealed->push_back(std::move(u));
+  return Status::OK();
+}
+
+// A bad record followed by valid ones is damage, not a torn tail: cutting
+// there would throw good chunks away. Such a pack keeps every valid record,
+// takes no more writes and is left as it is for chunkctl repair.
+Status Shard::CheckTailIsTorn(uint64_t id, uint64_t bad_at, const std::string& reason, Unsealed* u) {
+  std::string dat;
+  Status s = ctx_->env->ReadFileToString(DatPath(id), &dat);
+  if (!s.ok()) return s;
+  TolerantScan scan = ScanTolerant(dat);
+  bool later_record = false;
+  for (const auto& rec : scan.records) later_record |= rec.offset > bad_at;
+  if (!later_record) return Status::OK();
+  ctx_->errors++;
+  ctx_->Log("damaged pack " + DatPath(id) + ": bad record at offset " + std::to_string(bad_at) + " (" + reason +
+            ") with valid records after it; pack left as it is, its readable chunks served (run chunkctl repair)");
+  for (const auto& rec : scan.records) {
+    const auto& h = rec.header;
+    u->entries.push_back({h.digest, rec.offset, h.raw_len, h.stored_len, h.codec});
+  }
+  u->damaged = true;
+  u->valid_end = dat.size();
   return Status::OK();
 }
 
@@ -261,6 +288,11 @@ Status Shard::FinishRecovery(std::vector<Unsealed> unsealed) {
   for (size_t i = 0; i < unsealed.size(); ++i) {
     bool newest = i + 1 == unsealed.size();
     Unsealed& u = unsealed[i];
+    if (u.damaged) {  // never written to again; repair deals with it
+      AddFrozen(FreezeEntries(std::make_shared<PackFile>(ctx_->env, DatPath(u.id), u.id), u.id, u.entries,
+                              u.valid_end, u.crc, false));
+      continue;
+    }
     Status s = ResumePack(std::move(u));
     if (!s.ok()) return s;
     if (!newest || active_->size >= ctx_->settings.pack_size_limit) {

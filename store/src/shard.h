@@ -87,6 +87,7 @@ class Shard {
     std::vector<IdxEntry> entries;
     uint64_t valid_end = 0;
     uint32_t crc = 0;
+    bool damaged = false;  // a bad record with valid ones after it
   };
 
   std::string DatPath(uint64_t id) const;
@@ -96,6 +97,7 @@ class Shard {
                   std::vector<Unsealed>* unsealed);
   Status LoadSealed(uint64_t id, uint64_t size, std::vector<FrozenPack>* frozen);
   Status LoadUnsealed(uint64_t id, uint64_t size, bool has_idx, std::vector<Unsealed>* unsealed);
+  Status CheckTailIsTorn(uint64_t id, uint64_t bad_at, const std::string& reason, Unsealed* u);
   Status LoadIdxFile(uint64_t id, std::shared_ptr<const IdxTable>* idx);
   Status ReadAt(const std::string& path, uint64_t off, size_t n, std::string* out);
   Status FinishRecovery(std::vector<Unsealed> unsealed);

@@ -167,6 +167,27 @@ TEST_F(DamageTest, RecordChecksumMismatchInUnsealedPackKeepsLaterChunks) {
   }
 }
 
+// Same without an idx (or with damage past the last published idx): the
+// scan meets the bad record first and must still not cut the later ones.
+TEST_F(DamageTest, RecordChecksumMismatchInUnsealedPackWithoutIdxKeepsLaterChunks) {
+  Fill(1 << 20, 8);
+  Location loc = Locate(chunks_[3]);
+  for (auto& idx : Idxs()) fs::remove(idx);
+  FlipByte(loc.dat, loc.payload + 10);
+  uint64_t size = FileSize(loc.dat);
+  {
+    auto repo = OpenOrDie(Repo());
+    EXPECT_TRUE(NeverWrongBytes(repo.get(), chunks_[3]));
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      if (i != 3) {
+        EXPECT_TRUE(HasChunk(repo.get(), chunks_[i])) << "chunk " << i << " lost";
+      }
+    }
+  }
+  EXPECT_EQ(FileSize(loc.dat), size) << "a damaged pack must be left as it is for repair";
+  ExpectWritesGoOn();
+}
+
 TEST_F(DamageTest, RecordBadMagic) {
   Fill(4096, 20);
   Location loc = Locate(chunks_[2]);

@@ -1,0 +1,264 @@
+// ChunkFs: the state of one mount and the work behind every FUSE callback.
+//
+// One ChunkFs object is the session's userdata (no globals). Each operation
+// returns 0 or an errno and never replies: ops_table.cc turns the result
+// into exactly one reply. The operations are implemented by topic:
+//   chunkfs.cc       dispatch by inode kind, file handles, commit, flusher
+//   chunks_ops.cc    "/", "/chunks", "/chunks/<digest>", "/.stats"
+//   incoming_ops.cc  "/incoming" and everything below it
+//   stats.cc         the /.stats JSON
+// See docs/MOUNT.md for the behaviour and the bounds.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <fuse_lowlevel.h>
+
+#include "chunk_cache.h"
+#include "chunkfs/repository.h"
+#include "inode_table.h"
+#include "upload.h"
+
+namespace chunkfs::fs {
+
+struct FsConfig {
+  uint64_t max_names = 100000;
+  uint64_t write_buffer = 64ull << 20;
+  uint64_t cache_size = 64ull << 20;
+  bool sync = false;
+  uint64_t flush_interval_ms = 5000;
+  bool read_only = false;
+  std::string tmp_dir;  // REPO/tmp: where uploads spill
+  uint32_t uid = 0;     // owner of the fixed inodes and of chunks
+  uint32_t gid = 0;
+};
+
+// Timeouts (seconds) given to the kernel; see docs/MOUNT.md.
+constexpr double kChunkTimeout = 86400;   // /chunks/<digest>: content never changes
+constexpr double kFixedTimeout = 86400;   // names in "/" never change
+constexpr double kFixedAttrTimeout = 1;   // "/", "/chunks": a dead mount shows soon
+constexpr double kIncomingTimeout = 1;    // /incoming names and attributes
+constexpr uint32_t kBlockSize = 1 << 20;  // st_blksize: cp sizes its buffer from it
+
+// What a read answers with: `data`/`size`, kept alive by `holder`, `handle`
+// or `owned` until the reply is sent (a RELEASE may run meanwhile).
+struct FileHandle;
+struct ReadReply {
+  std::shared_ptr<const std::string> holder;
+  std::shared_ptr<FileHandle> handle;
+  std::string owned;
+  const char* data = nullptr;
+  size_t size = 0;
+};
+
+// An open file or directory (fuse_file_info::fh is its id in the HandleTable).
+struct FileHandle {
+  enum class Kind { kChunk, kUpload, kStats, kRootDir, kChunksDir, kIncomingDir };
+  Kind kind = Kind::kChunk;
+  std::shared_ptr<Node> node;
+
+  std::mutex mu;  // guards content, iter, iter_cookie
+
+  // kChunk: a chunk (also a committed /incoming name opened read-only),
+  // loaded and verified at the first read, kept until release.
+  Digest digest{};
+  ChunkCache::Content content;
+
+  // kUpload: an /incoming file open for writing (or read while being written).
+  std::shared_ptr<Upload> upload;
+  bool commits = false;  // flush/release of this handle commits the upload
+
+  // kStats: the JSON, generated at open.
+  std::string text;
+
+  // kChunksDir: the listing in progress; the iterator stands at the first
+  // entry after the one whose readdir cookie is iter_cookie.
+  std::unique_ptr<DigestIterator> iter;
+  int64_t iter_cookie = -1;
+};
+
+class HandleTable {
+ public:
+  uint64_t Add(std::shared_ptr<FileHandle> h);
+  std::shared_ptr<FileHandle> Get(uint64_t id) const;
+  std::shared_ptr<FileHandle> Remove(uint64_t id);
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  uint64_t next_ = 1;
+  std::unordered_map<uint64_t, std::shared_ptr<FileHandle>> handles_;
+};
+
+// Counters kept by the mount (the store keeps its own; both go to /.stats).
+struct FsCounters {
+  std::atomic<uint64_t> commits{0};         // successful commits (close/fsync)
+  std::atomic<uint64_t> commit_errors{0};   // failed commits
+  std::atomic<uint64_t> digest_mismatches{0};
+  std::atomic<uint64_t> too_large{0};       // EFBIG answers
+  std::atomic<uint64_t> bytes_written{0};   // bytes written into /incoming
+  std::atomic<uint64_t> bytes_read{0};      // bytes served by read()
+  std::atomic<uint64_t> chunk_loads{0};     // chunks read from the store (decompressed)
+  std::atomic<uint64_t> read_errors{0};     // EIO answers to read()
+  std::atomic<uint64_t> spills{0};          // uploads that spilled to REPO/tmp
+  std::atomic<uint64_t> background_syncs{0};
+  std::atomic<uint64_t> sync_errors{0};
+};
+
+// Fills a readdir reply buffer of at most `size` bytes.
+class DirBuffer {
+ public:
+  DirBuffer(fuse_req_t req, size_t size, std::string* buf) : req_(req), size_(size), buf_(buf) {
+    buf_->resize(size);
+  }
+  ~DirBuffer() { buf_->resize(used_); }
+  // False (nothing added) if the entry does not fit.
+  bool Add(const char* name, uint64_t ino, uint32_t mode, uint64_t next_cookie);
+  bool empty() const { return used_ == 0; }
+
+ private:
+  fuse_req_t req_;
+  size_t size_;
+  std::string* buf_;
+  size_t used_ = 0;
+};
+
+// True if `name` is 64 hex digits (either case): an /incoming name whose
+// content must hash to it. *out gets the digest.
+bool IsDigestName(std::string_view name, Digest* out);
+
+// Locks: InodeTable::mu() is never held while an Upload's lock is taken
+// (Write, Truncate, Read, Commit may take long: hashing, storing); under it
+// only Upload::size() and dirty(), which are lock-free, are read. Commit
+// takes the table's lock only after the Upload's is released.
+class ChunkFs {
+ public:
+  using Logger = std::function<void(const std::string&)>;
+
+  ChunkFs(const FsConfig& config, Logger log);
+  ~ChunkFs();
+  ChunkFs(const ChunkFs&) = delete;
+  ChunkFs& operator=(const ChunkFs&) = delete;
+
+  // Lifecycle (main.cc): Attach before mounting, StartThreads once mounted
+  // (after daemonizing: threads do not survive fork), Shutdown after the
+  // session loop returned: stops the threads, syncs and closes the store.
+  // `max_chunk`: the largest chunk this mount accepts (EFBIG beyond).
+  void Attach(std::unique_ptr<Repository> repo, uint64_t max_chunk);
+  void StartThreads();
+  Status Shutdown();
+
+  // ----- operations (0 or an errno; never reply) -----
+  void Init(fuse_conn_info* conn);
+  int Lookup(fuse_ino_t parent, const char* name, fuse_entry_param* e);
+  void Forget(fuse_ino_t ino, uint64_t nlookup);
+  int Getattr(fuse_ino_t ino, struct stat* st, double* timeout);
+  int Setattr(const fuse_ctx* ctx, fuse_ino_t ino, const struct stat& attr, int to_set,
+              fuse_file_info* fi, struct stat* out, double* timeout);
+  int Mknod(const fuse_ctx* ctx, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev,
+            fuse_entry_param* e);
+  int Mkdir(const fuse_ctx* ctx, fuse_ino_t parent, const char* name, mode_t mode,
+            fuse_entry_param* e);
+  int Unlink(fuse_ino_t parent, const char* name);
+  int Rmdir(fuse_ino_t parent, const char* name);
+  int Symlink(fuse_ino_t parent);
+  int Link(fuse_ino_t ino, fuse_ino_t newparent);
+  int Rename(fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+             unsigned flags);
+  int Open(fuse_ino_t ino, fuse_file_info* fi);
+  int Create(const fuse_ctx* ctx, fuse_ino_t parent, const char* name, mode_t mode,
+             fuse_file_info* fi, fuse_entry_param* e);
+  int Read(fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, ReadReply* out);
+  int Write(fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi);
+  int Flush(fuse_ino_t ino, fuse_file_info* fi);
+  int Release(fuse_ino_t ino, fuse_file_info* fi);
+  int Fsync(fuse_ino_t ino, fuse_file_info* fi);
+  int Opendir(fuse_ino_t ino, fuse_file_info* fi);
+  int Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
+              std::string* buf);
+  int Releasedir(fuse_ino_t ino, fuse_file_info* fi);
+  int Statfs(fuse_ino_t ino, struct statvfs* st);
+  int Setxattr(fuse_ino_t ino, const char* name);
+  int Getxattr(fuse_ino_t ino, const char* name, size_t size, std::string* value,
+               size_t* needed);
+  int Listxattr(fuse_ino_t ino, size_t size, std::string* value, size_t* needed);
+  int Removexattr(fuse_ino_t ino, const char* name);
+  int Fallocate(fuse_ino_t ino);
+
+  // The /.stats JSON (stats.cc).
+  std::string StatsJson();
+
+  const FsConfig& config() const { return config_; }
+  FsCounters& counters() { return counters_; }
+  InodeTable& inodes() { return inodes_; }
+  void Log(const std::string& msg) const;
+
+ private:
+  // chunks_ops.cc
+  int LookupRoot(const char* name, fuse_entry_param* e);
+  int LookupChunk(const char* name, fuse_entry_param* e);
+  void FixedAttr(const Node& node, struct stat* st);
+  void ChunkAttr(const Node& node, struct stat* st) const;
+  int OpenChunkLike(const std::shared_ptr<Node>& node, fuse_file_info* fi);
+  int ReadChunk(FileHandle& h, size_t size, off_t off, ReadReply* out);
+  int ReaddirRoot(fuse_req_t req, size_t size, off_t off, std::string* buf);
+  int ReaddirChunks(fuse_req_t req, FileHandle& h, size_t size, off_t off, std::string* buf);
+  // Loads a verified chunk (cache, else the store). 0, ENOENT or EIO.
+  int LoadChunk(const Digest& digest, ChunkCache::Content* out);
+
+  // incoming_ops.cc
+  int LookupIncoming(Node& dir, const char* name, fuse_entry_param* e);
+  void IncomingAttrLocked(const Node& node, struct stat* st) const;
+  int SetattrIncoming(const fuse_ctx* ctx, const std::shared_ptr<Node>& node,
+                      const struct stat& attr, int to_set, fuse_file_info* fi, struct stat* out);
+  int OpenIncoming(const std::shared_ptr<Node>& node, int flags, bool created,
+                   fuse_file_info* fi);
+  int ReaddirIncoming(fuse_req_t req, const Node& dir, size_t size, off_t off,
+                      std::string* buf);
+  // Stores the upload's content (idempotent), verifying a digest name, and
+  // points the node's name at the chunk. 0 or an errno.
+  int Commit(const std::shared_ptr<Node>& node, Upload& upload);
+  // Stores `content`; maps the store's status to an errno.
+  int PutContent(std::string_view content, const Digest* expected, CommitResult* result);
+  // Ends a writer's use of the node's upload (release).
+  void ReleaseUpload(FileHandle& h);
+
+  // Common helpers.
+  std::shared_ptr<Node> GetNode(fuse_ino_t ino);
+  std::shared_ptr<FileHandle> GetHandle(const fuse_file_info* fi) const;
+  void FillEntryLocked(Node& node, fuse_entry_param* e);
+  void FlusherLoop();
+  void MarkUnsynced() { unsynced_.store(true, std::memory_order_release); }
+  int SyncNow();
+
+  const FsConfig config_;
+  const Logger log_;
+  std::unique_ptr<Repository> repo_;
+  uint64_t max_chunk_ = 16u << 20;
+  InodeTable inodes_;
+  HandleTable handles_;
+  WriteBudget budget_;
+  ChunkCache cache_;
+  FsCounters counters_;
+  const struct timespec mount_time_;
+
+  std::atomic<bool> unsynced_{false};
+  std::mutex flusher_mu_;
+  std::condition_variable flusher_cv_;
+  bool flusher_stop_ = false;
+  std::thread flusher_;
+
+};
+
+}  // namespace chunkfs::fs

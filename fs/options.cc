@@ -1,0 +1,321 @@
+#include "options.h"
+
+#include <fuse_lowlevel.h>
+#include <fuse_opt.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace chunkfs::fs {
+namespace {
+
+enum Key {
+  kKeyPackSize = 100,
+  kKeyMaxChunk,
+  kKeyCompression,
+  kKeyFlushInterval,
+  kKeyMaxNames,
+  kKeyWriteBuffer,
+  kKeyCacheSize,
+  kKeySync,
+  kKeyCreate,
+  kKeyClearStale,
+  kKeyFsname,
+  kKeySubtype,
+  kKeyReadOnly,
+  kKeyNeedsValue,
+};
+
+const struct fuse_opt kOptSpec[] = {
+    FUSE_OPT_KEY("pack_size=", kKeyPackSize),
+    FUSE_OPT_KEY("max_chunk=", kKeyMaxChunk),
+    FUSE_OPT_KEY("compression=", kKeyCompression),
+    FUSE_OPT_KEY("flush_interval=", kKeyFlushInterval),
+    FUSE_OPT_KEY("max_names=", kKeyMaxNames),
+    FUSE_OPT_KEY("write_buffer=", kKeyWriteBuffer),
+    FUSE_OPT_KEY("cache_size=", kKeyCacheSize),
+    FUSE_OPT_KEY("sync", kKeySync),
+    FUSE_OPT_KEY("create", kKeyCreate),
+    FUSE_OPT_KEY("clear_stale", kKeyClearStale),
+    FUSE_OPT_KEY("fsname=", kKeyFsname),
+    FUSE_OPT_KEY("subtype=", kKeySubtype),
+    FUSE_OPT_KEY("ro", kKeyReadOnly),
+    // The value-taking options given without a value: a clear error rather
+    // than libfuse's "unknown option".
+    FUSE_OPT_KEY("pack_size", kKeyNeedsValue),
+    FUSE_OPT_KEY("max_chunk", kKeyNeedsValue),
+    FUSE_OPT_KEY("compression", kKeyNeedsValue),
+    FUSE_OPT_KEY("flush_interval", kKeyNeedsValue),
+    FUSE_OPT_KEY("max_names", kKeyNeedsValue),
+    FUSE_OPT_KEY("write_buffer", kKeyNeedsValue),
+    FUSE_OPT_KEY("cache_size", kKeyNeedsValue),
+    FUSE_OPT_END,
+};
+
+struct ParseState {
+  MountOptions* opts;
+  std::string* error;
+  int positional = 0;
+};
+
+std::string_view ValueOf(const char* arg) {
+  const char* eq = std::strchr(arg, '=');
+  return eq ? std::string_view(eq + 1) : std::string_view();
+}
+
+std::string_view NameOf(const char* arg) {
+  const char* eq = std::strchr(arg, '=');
+  return eq ? std::string_view(arg, eq - arg) : std::string_view(arg);
+}
+
+bool ParseUint(std::string_view text, uint64_t* out) {
+  if (text.empty()) return false;
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return false;
+  *out = v;
+  return true;
+}
+
+// Checks min <= v <= max; on failure writes the error and returns false.
+bool InRange(ParseState* st, std::string_view name, std::string_view text, uint64_t v,
+             uint64_t min, uint64_t max, const char* unit_hint) {
+  if (v >= min && v <= max) return true;
+  *st->error = std::string("-o ") + std::string(name) + "=" + std::string(text) +
+               ": out of range (" + unit_hint + ")";
+  return false;
+}
+
+bool BadValue(ParseState* st, const char* arg, const char* expected) {
+  *st->error = std::string("-o ") + arg + ": malformed value (expected " + expected + ")";
+  return false;
+}
+
+bool HandleSizeOption(ParseState* st, const char* arg, uint64_t min, uint64_t max,
+                      const char* range, uint64_t* out) {
+  uint64_t v;
+  if (!ParseSize(ValueOf(arg), &v)) return BadValue(st, arg, "a size such as 4096, 64K, 16M or 1G");
+  if (!InRange(st, NameOf(arg), ValueOf(arg), v, min, max, range)) return false;
+  *out = v;
+  return true;
+}
+
+int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/) {
+  auto* st = static_cast<ParseState*>(data);
+  MountOptions* o = st->opts;
+  switch (key) {
+    case FUSE_OPT_KEY_NONOPT:
+      if (st->positional == 0) {
+        o->repo = arg;
+      } else if (st->positional == 1) {
+        o->mountpoint = arg;
+      } else {
+        *st->error = std::string("unexpected argument '") + arg + "' (usage: chunkfs REPO MOUNTPOINT [options])";
+        return -1;
+      }
+      st->positional++;
+      return 0;
+    case kKeyPackSize:
+      return HandleSizeOption(st, arg, 1ull << 20, 16ull << 30, "1M to 16G", &o->pack_size) ? 0 : -1;
+    case kKeyMaxChunk:
+      return HandleSizeOption(st, arg, 1, 1ull << 30, "1 byte to 1G", &o->max_chunk) ? 0 : -1;
+    case kKeyWriteBuffer:
+      return HandleSizeOption(st, arg, 0, 64ull << 30, "0 to 64G", &o->write_buffer) ? 0 : -1;
+    case kKeyCacheSize:
+      return HandleSizeOption(st, arg, 0, 64ull << 30, "0 to 64G", &o->cache_size) ? 0 : -1;
+    case kKeyCompression: {
+      uint64_t v;
+      if (!ParseUint(ValueOf(arg), &v)) return BadValue(st, arg, "a zlib level 0..9") ? 0 : -1;
+      if (!InRange(st, NameOf(arg), ValueOf(arg), v, 0, 9, "0 = store raw, 1..9 = zlib level")) return -1;
+      o->compression = static_cast<int>(v);
+      return 0;
+    }
+    case kKeyFlushInterval: {
+      uint64_t ms;
+      if (!ParseDuration(ValueOf(arg), &ms)) {
+        return BadValue(st, arg, "seconds such as 5, 0.5 or 250ms") ? 0 : -1;
+      }
+      if (!InRange(st, NameOf(arg), ValueOf(arg), ms, 10, 3600 * 1000, "10ms to 3600s")) return -1;
+      o->flush_interval_ms = ms;
+      return 0;
+    }
+    case kKeyMaxNames: {
+      uint64_t v;
+      if (!ParseUint(ValueOf(arg), &v)) return BadValue(st, arg, "a number of names") ? 0 : -1;
+      if (!InRange(st, NameOf(arg), ValueOf(arg), v, 100, 100'000'000, "100 to 100000000")) return -1;
+      o->max_names = v;
+      return 0;
+    }
+    case kKeySync:
+      o->sync = true;
+      return 0;
+    case kKeyCreate:
+      o->create = true;
+      return 0;
+    case kKeyClearStale:
+      o->clear_stale = true;
+      return 0;
+    case kKeyFsname:
+      o->user_fsname = true;
+      return 1;  // passed on to libfuse
+    case kKeySubtype:
+      o->user_subtype = true;
+      return 1;
+    case kKeyReadOnly:
+      o->read_only = true;
+      return 1;  // also makes the kernel mount read-only
+    case kKeyNeedsValue:
+      *st->error = std::string("-o ") + arg + " needs a value (-o " + arg + "=...)";
+      return -1;
+    default:
+      return 1;  // FUSE_OPT_KEY_OPT: -f, -d, allow_other, ... for libfuse
+  }
+}
+
+}  // namespace
+
+bool ParseSize(std::string_view text, uint64_t* out) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') i++;
+  uint64_t base;
+  if (!ParseUint(text.substr(0, i), &base)) return false;
+  std::string_view suffix = text.substr(i);
+  int shift = 0;
+  if (!suffix.empty()) {
+    char c = suffix[0];
+    switch (c) {
+      case 'k': case 'K': shift = 10; break;
+      case 'm': case 'M': shift = 20; break;
+      case 'g': case 'G': shift = 30; break;
+      case 't': case 'T': shift = 40; break;
+      default: return false;
+    }
+    suffix.remove_prefix(1);
+    if (!(suffix.empty() || suffix == "B" || suffix == "iB" || suffix == "b")) return false;
+  }
+  if (shift > 0 && base > (std::numeric_limits<uint64_t>::max() >> shift)) return false;
+  *out = base << shift;
+  return true;
+}
+
+bool ParseDuration(std::string_view text, uint64_t* out_ms) {
+  double scale = 1000.0;  // seconds by default
+  if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
+    scale = 1.0;
+    text.remove_suffix(2);
+  } else if (text.size() > 1 && text.back() == 's') {
+    text.remove_suffix(1);
+  }
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || c == '.')) return false;
+  }
+  std::string s(text);
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(s.c_str(), &end);
+  if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0) return false;
+  double ms = v * scale;
+  if (ms > 1e15) return false;
+  *out_ms = static_cast<uint64_t>(std::llround(ms));
+  return true;
+}
+
+ParseOutcome ParseCommandLine(fuse_args* args, MountOptions* opts, std::string* error) {
+  ParseState st{opts, error, 0};
+  if (fuse_opt_parse(args, &st, kOptSpec, OptProc) != 0) {
+    if (error->empty()) *error = "bad command line (see chunkfs --help)";
+    return ParseOutcome::kError;
+  }
+  struct fuse_cmdline_opts cmd;
+  std::memset(&cmd, 0, sizeof cmd);
+  if (fuse_parse_cmdline(args, &cmd) != 0) {
+    *error = "bad command line (see chunkfs --help)";
+    return ParseOutcome::kError;
+  }
+  // fuse_parse_cmdline found no positional argument (we took them all); it
+  // may still have allocated one if "--" was used.
+  std::free(cmd.mountpoint);
+  if (cmd.show_help) return ParseOutcome::kHelp;
+  if (cmd.show_version) return ParseOutcome::kVersion;
+  opts->foreground = cmd.foreground != 0;
+  opts->debug = cmd.debug != 0;
+  opts->singlethread = cmd.singlethread != 0;
+  opts->clone_fd = cmd.clone_fd != 0;
+  opts->max_threads = cmd.max_threads;
+  opts->max_idle_threads = cmd.max_idle_threads;
+  if (opts->repo.empty() || opts->mountpoint.empty()) {
+    *error = "missing REPO or MOUNTPOINT (usage: chunkfs REPO MOUNTPOINT [-f] [-o OPTIONS])";
+    return ParseOutcome::kError;
+  }
+  if (opts->max_chunk != 0 && opts->pack_size != 0 && opts->max_chunk > opts->pack_size) {
+    *error = "-o max_chunk must not exceed -o pack_size";
+    return ParseOutcome::kError;
+  }
+  return ParseOutcome::kOk;
+}
+
+void AddMountOptions(fuse_args* args, const MountOptions& opts, const std::string& repo_path) {
+  char* o = nullptr;
+  if (!opts.user_fsname) fuse_opt_add_opt_escaped(&o, ("fsname=" + repo_path).c_str());
+  if (!opts.user_subtype) fuse_opt_add_opt(&o, "subtype=chunkfs");
+  // The kernel checks the mode bits we report (an /incoming name behaves
+  // like a file on any other file system); see docs/MOUNT.md.
+  fuse_opt_add_opt(&o, "default_permissions");
+  fuse_opt_add_arg(args, "-o");
+  fuse_opt_add_arg(args, o);
+  std::free(o);
+}
+
+std::string UsageText(const char* argv0) {
+  std::string u;
+  u += "usage: ";
+  u += argv0;
+  u += " REPO MOUNTPOINT [-f] [-o OPTION[,OPTION...]]\n";
+  u += R"(
+Mounts the chunkfs repository REPO at MOUNTPOINT:
+  MOUNTPOINT/chunks/<sha256>   every stored chunk, read-only
+  MOUNTPOINT/incoming/         write files (or trees) here; each file that
+                               close()s successfully is stored as a chunk and
+                               keeps its name, with the digest in the xattr
+                               user.chunkfs.digest
+  MOUNTPOINT/.stats            counters as JSON
+Create a repository first with `chunkctl init REPO` (or mount with -o create).
+Unmount with `fusermount3 -u MOUNTPOINT` (or SIGTERM / Ctrl-C with -f).
+
+chunkfs options:
+    -o create              create the repository if REPO is missing or an empty
+                           directory (settings from pack_size, max_chunk,
+                           compression)
+    -o pack_size=SIZE      pack size of a new repository (default 64M); on an
+                           existing repository it must match its header
+    -o max_chunk=SIZE      largest chunk accepted (default: the repository's,
+                           16M unless chosen at creation); larger writes fail
+                           with EFBIG
+    -o compression=N       zlib level 1..9, 0 = store raw (default: the
+                           repository's)
+    -o sync                every close() of an /incoming file is durable
+    -o flush_interval=T    make stored chunks durable at least every T seconds
+                           (default 5; also 0.5, 250ms)
+    -o max_names=N         names kept under /incoming (default 100000; the
+                           least recently used committed names are dropped)
+    -o write_buffer=SIZE   memory for writes in flight, over all writers
+                           (default 64M; beyond it uploads spill to REPO/tmp)
+    -o cache_size=SIZE     decompressed chunks kept between opens (default 64M)
+    -o clear_stale         lazily unmount MOUNTPOINT first if a crashed mount
+                           left it dead (ENOTCONN)
+    -o ro                  mount read-only (the repository is opened read-only)
+    -V, --version          print the version and exit
+    -h, --help             print this help and exit
+
+FUSE options (passed to libfuse): allow_other, allow_root, fsname=NAME,
+default_permissions (always on), max_threads=N, -d/debug, -s, clone_fd.
+)";
+  return u;
+}
+
+}  // namespace chunkfs::fs

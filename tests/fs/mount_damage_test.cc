@@ -1,0 +1,78 @@
+// A chunk whose stored bytes are damaged gives EIO for that chunk alone:
+// never wrong bytes, and the mount and every other chunk keep working.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "chunkfs/repository.h"
+#include "mount_fixture.h"
+
+namespace chunkfs::fs::testing {
+namespace {
+
+class DamageTest : public MountTest {
+ protected:
+  // Stores two random (so: raw, uncompressed) chunks, then flips one byte in
+  // the middle of the first one's payload inside its pack file.
+  void BeforeMount() override {
+    good_ = RandomBytes(300000, 1);
+    bad_ = RandomBytes(300000, 2);
+    {
+      std::unique_ptr<Repository> repo;
+      Status s = Repository::Open(repo_, OpenOptions(), &repo);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      PutResult r;
+      ASSERT_TRUE(repo->Put(bad_, &r).ok());
+      ASSERT_TRUE(repo->Put(good_, &r).ok());
+      ASSERT_TRUE(repo->Close().ok());
+    }
+    std::string packs;
+    ASSERT_EQ(ShOut("find " + Q(repo_ + "/shards") + " -name '*.dat'", &packs), 0);
+    std::string needle = bad_.substr(150000, 64);
+    bool flipped = false;
+    size_t pos = 0;
+    while (pos < packs.size() && !flipped) {
+      size_t nl = packs.find('\n', pos);
+      std::string path = packs.substr(pos, nl - pos);
+      pos = nl + 1;
+      std::string content = ReadFile(path);
+      size_t at = content.find(needle);
+      if (at == std::string::npos) continue;
+      int fd = ::open(path.c_str(), O_WRONLY);
+      ASSERT_GE(fd, 0);
+      char c = static_cast<char>(content[at + 10] ^ 0x01);
+      ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(at + 10)), 1);
+      ::close(fd);
+      flipped = true;
+    }
+    ASSERT_TRUE(flipped) << "payload not found in any pack";
+  }
+  std::string good_, bad_;
+};
+
+TEST_F(DamageTest, DamagedChunkIsEioOthersAreFine) {
+  std::string bad_path = ChunkPath(Sha256Hex(bad_));
+  struct stat st;
+  ASSERT_EQ(::stat(bad_path.c_str(), &st), 0);  // listed: its index entry is fine
+  std::string out;
+  int err = 0;
+  EXPECT_FALSE(ReadFileChecked(bad_path, &out, &err));
+  EXPECT_EQ(err, EIO);
+  EXPECT_TRUE(out.empty() || out != bad_);  // never the wrong bytes as if right
+  EXPECT_EQ(ReadFile(ChunkPath(Sha256Hex(good_))), good_);
+  // Again (no cached wrong content), and through cp.
+  EXPECT_FALSE(ReadFileChecked(bad_path, &out, &err));
+  EXPECT_EQ(err, EIO);
+  EXPECT_NE(Sh("cp " + Q(bad_path) + " " + Q(work_ + "/copy") + " 2>/dev/null"), 0);
+  std::string stats = ReadFile(mnt_ + "/.stats");
+  EXPECT_GE(StatsField(stats, "read_errors"), 2) << stats;
+  // The mount keeps working.
+  WriteFile(Incoming() + "/other", "the mount keeps working");
+  EXPECT_EQ(ReadFile(ChunkPath(Sha256Hex("the mount keeps working"))), "the mount keeps working");
+}
+
+}  // namespace
+}  // namespace chunkfs::fs::testing

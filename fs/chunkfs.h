@@ -208,6 +208,7 @@ class ChunkFs {
   // chunks_ops.cc
   int LookupRoot(const char* name, fuse_entry_param* e);
   int LookupChunk(const char* name, fuse_entry_param* e);
+  static void NodeAttr(const Node& node, struct stat* st);
   void FixedAttr(const Node& node, struct stat* st);
   void ChunkAttr(const Node& node, struct stat* st) const;
   int OpenChunkLike(const std::shared_ptr<Node>& node, fuse_file_info* fi);

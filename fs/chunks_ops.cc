@@ -84,7 +84,8 @@ int ChunkFs::LookupChunk(const char* name, fuse_entry_param* e) {
   return 0;
 }
 
-void ChunkFs::FixedAttr(const Node& node, struct stat* st) {
+// The attributes every node keeps itself (fixed nodes and /incoming names).
+void ChunkFs::NodeAttr(const Node& node, struct stat* st) {
   std::memset(st, 0, sizeof *st);
   st->st_ino = node.ino;
   st->st_mode = node.mode;
@@ -94,6 +95,10 @@ void ChunkFs::FixedAttr(const Node& node, struct stat* st) {
   st->st_mtim = node.mtime;
   st->st_ctim = node.ctime;
   st->st_blksize = kBlockSize;
+}
+
+void ChunkFs::FixedAttr(const Node& node, struct stat* st) {
+  NodeAttr(node, st);
   switch (node.kind) {
     case NodeKind::kRoot:
       st->st_nlink = 4;  // ".", "..", chunks/.., incoming/..

@@ -19,15 +19,7 @@ int ChunkFs::LookupIncoming(Node& dir, const char* name, fuse_entry_param* e) {
 }
 
 void ChunkFs::IncomingAttrLocked(const Node& node, struct stat* st) const {
-  std::memset(st, 0, sizeof *st);
-  st->st_ino = node.ino;
-  st->st_mode = node.mode;
-  st->st_uid = node.uid;
-  st->st_gid = node.gid;
-  st->st_atim = node.atime;
-  st->st_mtim = node.mtime;
-  st->st_ctim = node.ctime;
-  st->st_blksize = kBlockSize;
+  NodeAttr(node, st);
   if (node.kind == NodeKind::kIncomingDir) {
     st->st_nlink = 2 + node.subdirs;
     st->st_size = 4096;

@@ -173,6 +173,16 @@ chunkfs::Status OpenRepo(const std::string& path, bool read_only,
   return chunkfs::Repository::Open(path, options, out);
 }
 
+int OpenRepoForDigest(const std::string& cmd, const Args& args, std::unique_ptr<chunkfs::Repository>* repo,
+                      chunkfs::Digest* digest) {
+  if (args.positional.size() != 2) return UsageError(cmd, "expected REPO and DIGEST");
+  if (!ParseDigestArg(args.positional[1], digest)) return kExitUsage;
+  const std::string& path = args.positional[0];
+  chunkfs::Status s = OpenRepo(path, /*read_only=*/true, repo);
+  if (!s.ok()) return FailStatus("open " + path, s);
+  return kExitOk;
+}
+
 chunkfs::Status ReadInput(const std::string& path, uint64_t max_size, std::string* out) {
   out->clear();
   if (path == "-") return ReadFd(0, "stdin", max_size, out);

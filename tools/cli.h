@@ -57,6 +57,12 @@ bool ParseDigestArg(const std::string& text, chunkfs::Digest* out);
 chunkfs::Status OpenRepo(const std::string& path, bool read_only,
                          std::unique_ptr<chunkfs::Repository>* out);
 
+// For "CMD REPO DIGEST": checks the two positionals, parses the digest and
+// opens the repository read-only. Returns kExitOk, or the exit status to
+// return after it printed the error.
+int OpenRepoForDigest(const std::string& cmd, const Args& args, std::unique_ptr<chunkfs::Repository>* repo,
+                      chunkfs::Digest* digest);
+
 // Reads a file ("-" is stdin) of at most `max_size` bytes.
 // A larger input gives TooLarge without reading it all.
 chunkfs::Status ReadInput(const std::string& path, uint64_t max_size, std::string* out);

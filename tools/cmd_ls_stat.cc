@@ -46,15 +46,11 @@ int RunStat(const CommandArgs& in) {
   Args args;
   std::string error;
   if (!ParseArgs(in, kNoOptions, &args, &error)) return UsageError("stat", error);
-  if (args.positional.size() != 2) return UsageError("stat", "expected REPO and DIGEST");
   chunkfs::Digest digest;
-  if (!ParseDigestArg(args.positional[1], &digest)) return kExitUsage;
-  const std::string& path = args.positional[0];
   std::unique_ptr<chunkfs::Repository> repo;
-  chunkfs::Status s = OpenRepo(path, /*read_only=*/true, &repo);
-  if (!s.ok()) return FailStatus("open " + path, s);
+  if (int rc = OpenRepoForDigest("stat", args, &repo, &digest); rc != kExitOk) return rc;
   chunkfs::ChunkInfo info;
-  s = repo->Stat(digest, &info);
+  chunkfs::Status s = repo->Stat(digest, &info);
   if (!s.ok()) return FailStatus("stat " + digest.ToHex(), s);
   printf("digest: %s\nraw_size: %" PRIu64 "\nstored_size: %" PRIu64 "\ncodec: %u (%s)\n",
          digest.ToHex().c_str(), info.raw_size, info.stored_size,

@@ -53,15 +53,11 @@ int RunGet(const CommandArgs& in) {
   Args args;
   std::string error;
   if (!ParseArgs(in, kGetOptions, &args, &error)) return UsageError("get", error);
-  if (args.positional.size() != 2) return UsageError("get", "expected REPO and DIGEST");
   chunkfs::Digest digest;
-  if (!ParseDigestArg(args.positional[1], &digest)) return kExitUsage;
-  const std::string& path = args.positional[0];
   std::unique_ptr<chunkfs::Repository> repo;
-  chunkfs::Status s = OpenRepo(path, /*read_only=*/true, &repo);
-  if (!s.ok()) return FailStatus("open " + path, s);
+  if (int rc = OpenRepoForDigest("get", args, &repo, &digest); rc != kExitOk) return rc;
   std::string data;
-  s = repo->Get(digest, &data);
+  chunkfs::Status s = repo->Get(digest, &data);
   if (!s.ok()) return FailStatus("get " + digest.ToHex(), s);
   if (args.Has("-o")) {
     const std::string& out = args.options.at("-o");

@@ -99,11 +99,11 @@ Status ScanPack(Env* env, const std::string& path, uint64_t start, uint32_t crc,
   while (r.pos() < end) {
     if (!(s = r.Fill(kRecordHeaderSize)).ok()) return s;
     records::RecordHeader h;
-    if (r.Available() < kRecordHeaderSize) { out->stop_reason = "torn record header"; break; }
+    if (r.Available() < kRecordHeaderSize) { out->stop_reason = "torn record header"; out->torn = true; break; }
     Status hs = records::DecodeRecordHeader(r.View(kRecordHeaderSize), &h);
     if (!hs.ok()) { out->stop_reason = hs.message(); break; }
     if (!(s = r.Fill(h.total_size())).ok()) return s;
-    if (r.Available() < h.total_size()) { out->stop_reason = "torn record"; break; }
+    if (r.Available() < h.total_size()) { out->stop_reason = "torn record"; out->torn = true; break; }
     std::string_view rec = r.View(h.total_size()), payload;
     Status vs = records::VerifyRecord(rec, &h, &payload);
     if (!vs.ok()) { out->stop_reason = vs.message(); break; }

@@ -46,6 +46,7 @@ struct ScanResult {
   uint32_t crc = 0;               // CRC-32 of [0, valid_end)
   uint64_t file_size = 0;
   std::string stop_reason;        // why the scan stopped before file_size
+  bool torn = false;              // it stopped at a record running past the end
 };
 
 // Scans records from `start` (with `crc` the CRC-32 of [0, start)) up to

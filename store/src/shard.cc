@@ -205,7 +205,9 @@ Status Shard::LoadUnsealed(uint64_t id, uint64_t size, bool has_idx, std::vector
   u.valid_end = r.valid_end;
   u.crc = r.crc;
   if (r.valid_end < size) {
-    if (!(s = CheckTailIsTorn(id, r.valid_end, r.stop_reason, &u)).ok()) return s;
+    // A record running past the end is a torn append; only a bad record
+    // inside the file can be damage with good records after it.
+    if (!r.torn && !(s = CheckTailIsTorn(id, r.valid_end, r.stop_reason, &u)).ok()) return s;
     if (!u.damaged && !ctx_->read_only) {
       ctx_->Log("recovery: " + path + ": cutting " + std::to_string(size - r.valid_end) +
                 "-byte torn tail at offset " + std::to_string(r.valid_end) + " (" + r.stop_reason + ")");
@@ -223,17 +225,26 @@ Status Shard::CheckTailIsTorn(uint64_t id, uint64_t bad_at, const std::string& r
   std::string dat;
   Status s = ctx_->env->ReadFileToString(DatPath(id), &dat);
   if (!s.ok()) return s;
+  // Records inside the bad record's own payload (a chunk may hold pack bytes)
+  // do not count: look past it when its header is still readable.
+  uint64_t after = bad_at + 1;
+  records::RecordHeader bad;
+  if (records::DecodeRecordHeader(std::string_view(dat).substr(bad_at), &bad).ok()) after = bad_at + bad.total_size();
   TolerantScan scan = ScanTolerant(dat);
+  std::vector<IdxEntry> found;
   bool later_record = false;
-  for (const auto& rec : scan.records) later_record |= rec.offset > bad_at;
+  for (const auto& rec : scan.records) {
+    const auto& h = rec.header;
+    if (h.digest.shard() != id_) continue;  // not a record of this pack
+    if (rec.offset > bad_at && rec.offset < after) continue;
+    later_record |= rec.offset >= after;
+    found.push_back({h.digest, rec.offset, h.raw_len, h.stored_len, h.codec});
+  }
   if (!later_record) return Status::OK();
   ctx_->errors++;
   ctx_->Log("damaged pack " + DatPath(id) + ": bad record at offset " + std::to_string(bad_at) + " (" + reason +
             ") with valid records after it; pack left as it is, its readable chunks served (run chunkctl repair)");
-  for (const auto& rec : scan.records) {
-    const auto& h = rec.header;
-    u->entries.push_back({h.digest, rec.offset, h.raw_len, h.stored_len, h.codec});
-  }
+  u->entries = std::move(found);
   u->damaged = true;
   u->valid_end = dat.size();
   return Status::OK();
@@ -242,17 +253,29 @@ Status Shard::CheckTailIsTorn(uint64_t id, uint64_t bad_at, const std::string& r
 Shard::FrozenPack Shard::FreezeEntries(std::shared_ptr<PackFile> file, uint64_t id,
                                        const std::vector<IdxEntry>& entries, uint64_t data_end,
                                        uint32_t crc, bool sealed) {
-  std::vector<IdxEntry> sorted = entries;
+  std::vector<IdxEntry> sorted;
+  for (const auto& e : entries) {  // only what an idx of this pack may hold
+    if (e.digest.shard() == id_ && e.offset >= kPackHeaderSize &&
+        e.offset + kRecordOverhead + e.stored_len <= data_end) {
+      sorted.push_back(e);
+    }
+  }
   SortUnique(&sorted);
   IdxHeader h{id, id_, sealed, data_end, crc, static_cast<uint32_t>(sorted.size())};
   std::string bytes;
-  EncodeIdx(h, sorted, &bytes);  // cannot fail: sorted and unique
+  EncodeIdx(h, sorted, &bytes);  // cannot fail: sorted, unique, in the shard, in bounds
   if (sealed && !ctx_->read_only) {
     Status s = ctx_->env->WriteFileAtomic(dir_, fn::IdxName(id), bytes);
     if (!s.ok()) ctx_->Log("recovery: could not write " + IdxPath(id) + ": " + s.ToString());
   }
   std::unique_ptr<IdxTable> t;
-  IdxTable::FromBytes(std::move(bytes), &t);
+  Status ps = IdxTable::FromBytes(std::move(bytes), &t);
+  if (!ps.ok()) {  // unreachable given the filter above; never leave a null table
+    ctx_->Log("internal: idx of " + DatPath(id) + " rejected (" + ps.message() + "); its chunks are unavailable");
+    std::string empty;
+    EncodeIdx(IdxHeader{id, id_, sealed, data_end, crc, 0}, {}, &empty);
+    IdxTable::FromBytes(std::move(empty), &t);
+  }
   return {std::move(file), std::move(t)};
 }
 
@@ -311,7 +334,9 @@ Status Shard::ResumePack(Unsealed u) {
   a->file = std::make_shared<PackFile>(ctx_->env, DatPath(u.id), u.id);
   Status s = ctx_->env->NewAppendableFile(DatPath(u.id), &a->writer);
   if (!s.ok()) return s;
-  for (const auto& e : u.entries) a->entries.emplace(e.digest, e);
+  for (const auto& e : u.entries) {
+    if (e.digest.shard() == id_) a->entries.emplace(e.digest, e);  // a record of another shard is not ours
+  }
   for (const auto& [d, e] : a->entries) {
     bytes_raw_ += e.raw_len;
     bytes_stored_ += e.stored_len;

@@ -390,3 +390,53 @@ TEST_F(DamageTest, StrayFilesAndDirectoriesDoNotBreakOpen) {
 
 }  // namespace
 }  // namespace chunkfs
+
+namespace chunkfs {
+namespace {
+using namespace testutil;
+namespace fs = std::filesystem;
+
+// A chunk may itself hold pack bytes (backups of chunkfs repositories): a
+// torn append of such a chunk must be cut like any torn tail, and the valid
+// records inside its payload must not be taken for records of the pack.
+TEST(TornTailOfChunkHoldingPackBytes, IsCutAndNeverCrashesRecovery) {
+  TempDir dir;
+  // Repository A holds X (raw, incompressible) in shard 0x11.
+  CreateRepoOrDie(dir.Sub("a"), SmallSettings(1 << 20));
+  std::string x = ContentInShard(0x11, 4096, 1);
+  {
+    auto a = OpenOrDie(dir.Sub("a"));
+    PutOrDie(a.get(), x);
+  }
+  std::string pack_a = ReadFileOrDie(ListFiles(ShardDir(dir.Sub("a"), 0x11), ".dat").front());
+  std::string record_x = pack_a.substr(32);  // header of 32 bytes, then X's record
+  // Repository B holds Y = random + X's record + random, in another shard.
+  std::string y = ContentInShard(0x22, 1000, 2) + record_x + RandomBytes(1000, 3);
+  while (Sha256(y).shard() == 0x11) y += "!";
+  std::string other = ContentInShard(Sha256(y).shard(), 3000, 4);
+  CreateRepoOrDie(dir.Sub("b"), SmallSettings(1 << 20));
+  {
+    auto b = OpenOrDie(dir.Sub("b"));
+    PutOrDie(b.get(), other);
+    PutOrDie(b.get(), y);
+  }
+  std::string dat = ListFiles(ShardDir(dir.Sub("b"), Sha256(y).shard()), ".dat").front();
+  fs::resize_file(dat, FileSize(dat) - 500);  // torn inside Y's trailing random bytes
+  for (auto& idx : ListFiles(ShardDir(dir.Sub("b"), Sha256(y).shard()), ".idx")) fs::remove(idx);
+  {
+    auto ro = OpenOrDie(dir.Sub("b"), true);
+    ASSERT_NE(ro, nullptr);
+    EXPECT_TRUE(HasChunk(ro.get(), other));
+    EXPECT_FALSE(ro->Contains(Sha256(x))) << "a record inside a chunk's payload was indexed";
+  }
+  auto b = OpenOrDie(dir.Sub("b"));
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(HasChunk(b.get(), other));
+  EXPECT_FALSE(b->Contains(Sha256(y)));
+  EXPECT_FALSE(b->Contains(Sha256(x)));
+  PutOrDie(b.get(), y);  // writes go on; Y stored again
+  EXPECT_TRUE(HasChunk(b.get(), y));
+}
+
+}  // namespace
+}  // namespace chunkfs

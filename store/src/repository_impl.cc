@@ -49,7 +49,7 @@ Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Diges
   result->was_new = false;
   Shard& shard = *shards_[d.shard()];
   ChunkLocation loc;
-  if (!shard.Find(d, &loc)) {  // compress outside the shard lock
+  if (!shard.Find(d, &loc) || shard.IsDamaged(d)) {  // compress outside the shard lock
     std::string stored;
     uint8_t codec = codec::Encode(data, ctx_->settings.compression_level, &stored);
     Status s = shard.Append(d, static_cast<uint32_t>(data.size()), codec, stored, &result->was_new);
@@ -64,7 +64,10 @@ Status RepositoryImpl::Get(const Digest& digest, std::string* out) {
   ChunkLocation loc;
   if (!shards_[digest.shard()]->Find(digest, &loc)) return Status::NotFound("chunk " + digest.ToHex());
   Status s = loc.pack->ReadChunk(loc.entry, out);
-  if (s.IsCorruption()) corrupt_reads_++;
+  if (s.IsCorruption()) {
+    corrupt_reads_++;
+    shards_[digest.shard()]->MarkDamaged(digest);  // a new Put of it stores it again
+  }
   return Fail(s);
 }
 
@@ -79,11 +82,11 @@ Status RepositoryImpl::Stat(const Digest& digest, ChunkInfo* info) {
 
 Status RepositoryImpl::Sync() {
   if (ctx_->read_only) return Status::OK();
-  const uint64_t mine = puts_.load();
+  const uint64_t mine = ctx_->appends.load();
   std::lock_guard<std::mutex> l(sync_mu_);
   // A round that started after our puts covered them (and left nothing to publish).
-  if (mine <= synced_puts_ && !sync_failed_ && !publish_pending_) return Status::OK();
-  const uint64_t covering = puts_.load();
+  if (mine <= synced_appends_ && !sync_failed_ && !publish_pending_) return Status::OK();
+  const uint64_t covering = ctx_->appends.load();
   Status first;
   bool any_pending = false;
   for (auto& shard : shards_) {
@@ -95,7 +98,7 @@ Status RepositoryImpl::Sync() {
   publish_pending_ = any_pending;
   syncs_++;
   sync_failed_ = !first.ok();
-  if (first.ok()) synced_puts_ = covering;
+  if (first.ok()) synced_appends_ = covering;
   return Fail(first);
 }
 

@@ -48,12 +48,13 @@ class RepositoryImpl final : public Repository {
   std::unique_ptr<FileLock> lock_;
   bool closed_ = false;
 
-  // Group commit: puts_ counts chunks written; synced_puts_ is the count
-  // that the last successful Sync covered. Sync holds sync_mu_ while it
-  // fsyncs; callers that arrive meanwhile find their puts covered and return.
-  std::atomic<uint64_t> puts_{0};
+  // Group commit: ctx_->appends counts records written (under the shard
+  // lock); synced_appends_ is the count the last successful Sync covered.
+  // Sync holds sync_mu_ while it fsyncs; callers that arrive meanwhile find
+  // their records covered and return.
+  std::atomic<uint64_t> puts_{0};  // chunks stored by Put (stats)
   std::mutex sync_mu_;
-  uint64_t synced_puts_ = 0;
+  uint64_t synced_appends_ = 0;
   bool sync_failed_ = false;
   bool publish_pending_ = false;  // some shard's idx is not yet published
 

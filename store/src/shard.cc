@@ -467,7 +467,7 @@ Status Shard::Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::stri
   std::unique_lock<std::shared_mutex> l(mu_);
   ChunkLocation loc;
   *was_new = false;
-  if (FindLocked(d, &loc)) return Status::OK();
+  if (FindLocked(d, &loc) && !damaged_.count(d)) return Status::OK();
   records::RecordHeader h{codec, raw_len, static_cast<uint32_t>(stored.size()), d};
   Status s = AppendRecord(h, records::EncodeRecord(h, stored));
   if (!s.ok()) return s;
@@ -489,11 +489,13 @@ Status Shard::AppendRecord(const records::RecordHeader& h, const std::string& re
   if (!active_ && !(s = StartPack()).ok()) return s;
   if (!(s = active_->writer->Append(rec)).ok()) {
     // The tail is unknown after a failed (maybe short) write: cut it back.
-    if (!ctx_->env->Truncate(active_->file->path(), active_->size).ok()) RetireActive();
+    if (!ctx_->env->Truncate(active_->file->path(), active_->size).ok()) RetireAfterFailedCut();
     return s;
   }
   IdxEntry e{h.digest, active_->size, h.raw_len, h.stored_len, h.codec};
-  active_->entries.emplace(h.digest, e);
+  active_->entries.insert_or_assign(h.digest, e);  // replaces a damaged copy
+  damaged_.erase(h.digest);
+  ctx_->appends++;
   FilterAdd(h.digest);
   active_->size += rec.size();
   active_->crc = Crc32(rec, active_->crc);
@@ -526,7 +528,7 @@ Status Shard::SealActive() {
   if (!(s = ctx_->env->WriteFileAtomic(dir_, fn::IdxName(id), bytes)).ok()) return s;
   records::Trailer t{h.count, a.crc, a.size};
   if (!(s = a.writer->Append(records::EncodeTrailer(t))).ok()) {
-    if (!ctx_->env->Truncate(a.file->path(), a.size).ok()) RetireActive();
+    if (!ctx_->env->Truncate(a.file->path(), a.size).ok()) RetireActive();  // records synced above
     return s;
   }
   s = a.writer->Sync();
@@ -611,6 +613,31 @@ Status Shard::PublishActiveIdx() {
   if (!s.ok()) ctx_->env->RemoveFile(tmp);
   else a.idx_dirty = false;
   return s;
+}
+
+// A failed append whose tail could not be cut back: the pack takes no more
+// records. Its records are made durable first (fsync), or, if that fails,
+// copied to a new pack, so that a later Sync never acknowledges them falsely.
+void Shard::RetireAfterFailedCut() {
+  std::shared_ptr<PackFile> pack = active_->file;
+  Status s = SyncActive();  // a failed fsync copies forward by itself
+  if (!active_ || active_->file != pack) return;
+  if (s.ok()) {
+    RetireActive();
+    return;
+  }
+  active_->synced_size = 0;  // its folder entry is not durable: copy everything
+  CopyForwardUnsynced();
+}
+
+void Shard::MarkDamaged(const Digest& d) {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  damaged_.insert(d);
+}
+
+bool Shard::IsDamaged(const Digest& d) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  return damaged_.count(d) > 0;
 }
 
 // Stops appending to the active pack (its tail is in an unknown state); its

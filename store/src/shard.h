@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -61,6 +62,10 @@ class Shard {
   // Appends this shard's digests, sorted and unique, to *out.
   void CollectDigests(std::vector<Digest>* out);
   ShardCounts GetCounts();
+  // A chunk whose stored copy failed verification: the next Append of the
+  // same content stores it again instead of deduplicating against it.
+  void MarkDamaged(const Digest& d);
+  bool IsDamaged(const Digest& d) const;
   // Largest pack id seen in the directory (0 if none).
   uint64_t max_pack_id() const { return max_pack_id_; }
 
@@ -117,6 +122,7 @@ class Shard {
   Status PublishActiveIdx();
   Status AppendRecord(const records::RecordHeader& h, const std::string& rec);
   void RetireActive();
+  void RetireAfterFailedCut();
   void CopyForwardUnsynced();
   std::vector<IdxEntry> SortedActiveEntries() const;
 
@@ -128,6 +134,7 @@ class Shard {
   mutable std::shared_mutex mu_;
   std::vector<FrozenPack> frozen_;       // oldest first
   std::unique_ptr<ActivePack> active_;   // writer only
+  std::set<Digest> damaged_;             // seen corrupt by a read (small: damage is rare)
   DigestFilter filter_;                  // over every digest in frozen_ and active_
   uint64_t bytes_raw_ = 0, bytes_stored_ = 0;
   bool dir_exists_ = false;

@@ -22,6 +22,9 @@ struct StoreContext {
   // never repeat (REQUIRES: only the lock holder allocates).
   std::atomic<uint64_t> next_pack_id{1};
   std::atomic<uint64_t> errors{0};
+  // Records appended, counted under the shard lock at the append, so that a
+  // dedup hit on a record not yet synced always sees it (group commit).
+  std::atomic<uint64_t> appends{0};
 
   void Log(const std::string& msg) const {
     if (log) log(msg);

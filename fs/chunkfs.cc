@@ -494,6 +494,11 @@ int ChunkFs::Commit(const std::shared_ptr<Node>& node, Upload& upload) {
     if (did_put) counters_.commit_errors.fetch_add(1, std::memory_order_relaxed);
     return err;
   }
+  // A stored version renamed since onto a 64-hex name is checked against it.
+  if (verify && res.digest != expected) {
+    counters_.digest_mismatches.fetch_add(1, std::memory_order_relaxed);
+    return EIO;
+  }
   {
     std::lock_guard<std::mutex> l(inodes_.mu());
     if (res.version > node->commit_version) {
@@ -503,10 +508,11 @@ int ChunkFs::Commit(const std::shared_ptr<Node>& node, Upload& upload) {
       node->committed = true;
     }
   }
-  if (did_put) {
-    counters_.commits.fetch_add(1, std::memory_order_relaxed);
-    if (config_.sync) return SyncNow();
-  }
+  if (did_put) counters_.commits.fetch_add(1, std::memory_order_relaxed);
+  // -o sync: every successful close() is durable. Also when the content was
+  // stored by an earlier flush: that flush's sync may have failed, and the
+  // group commit makes a repeated sync cheap.
+  if (config_.sync) return SyncNow();
   return 0;
 }
 
@@ -525,7 +531,12 @@ void ChunkFs::ReleaseUpload(FileHandle& h) {
     // whose result no program sees.
     int err = Commit(h.node, *last);
     if (err != 0) {
-      Log("commit at release of '" + h.node->name + "' failed: " + std::strerror(err));
+      std::string name;
+      {
+        std::lock_guard<std::mutex> l(inodes_.mu());  // a rename may be changing it
+        name = h.node->name;
+      }
+      Log("commit at release of '" + name + "' failed: " + std::strerror(err));
     }
   }
   std::lock_guard<std::mutex> l(inodes_.mu());

@@ -72,6 +72,21 @@ TEST_F(IncomingTest, WrongDigestNameFailsAndStoresNothing) {
   EXPECT_EQ(StatsField(stats, "digest_mismatches"), 1) << stats;
 }
 
+// Renamed while open onto a 64-hex name that is not its digest: close()
+// checks the content against the new name and fails with EIO.
+TEST_F(IncomingTest, RenameWhileOpenOntoWrongDigestNameFailsAtClose) {
+  std::string data = RandomBytes(5000, 8);
+  std::string a = Incoming() + "/a", wrong = Incoming() + "/" + Sha256Hex("not this");
+  int fd = ::open(a.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), ssize_t(data.size()));
+  ASSERT_EQ(::fsync(fd), 0);  // stored under the plain name "a"
+  ASSERT_EQ(::rename(a.c_str(), wrong.c_str()), 0);
+  errno = 0;
+  EXPECT_EQ(::close(fd), -1);
+  EXPECT_EQ(errno, EIO);
+}
+
 // Writing a name again right after its upload failed (the kernel may still
 // cache the name for a moment) stores it under that name.
 TEST_F(IncomingTest, RewriteRightAfterAFailedUpload) {

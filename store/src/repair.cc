@@ -1,5 +1,6 @@
 // chunkctl repair: rebuild what the data allows, quarantine the rest.
 #include <cstring>
+#include <algorithm>
 #include <set>
 
 #include "chunkfs/check.h"
@@ -19,8 +20,7 @@ using namespace chunkfs::format;
 namespace {
 
 struct Rescue {
-  std::vector<std::string> chunks;  // verified contents to store again
-  std::set<Digest> candidates;      // every digest the pack claimed to hold
+  std::set<Digest> candidates;  // every digest the repository claimed to hold
 };
 
 class Repairer {
@@ -209,17 +209,9 @@ class Repairer {
     if (env_->ReadFileToString(idx_path, &idx_bytes).ok() && IdxTable::FromBytes(idx_bytes, &idx).ok()) {
       for (uint32_t i = 0; i < idx->count(); ++i) rescue->candidates.insert(idx->At(i).digest);
     }
-    size_t rescued = 0;
-    for (const auto& r : scan.records) {
-      rescue->candidates.insert(r.header.digest);
-      std::string raw;
-      std::string_view payload(dat.data() + r.offset + kRecordHeaderSize, r.header.stored_len);
-      if (!codec::Decode(r.header.codec, payload, r.header.raw_len, &raw).ok()) continue;
-      if (Sha256(raw) != r.header.digest) continue;
-      rescue->chunks.push_back(std::move(raw));
-      rescued++;
-    }
-    Act(rel + ": " + std::to_string(rescued) + " readable chunk(s) to copy into new packs");
+    for (const auto& r : scan.records) rescue->candidates.insert(r.header.digest);
+    Act(rel + ": " + std::to_string(scan.records.size()) + " intact record(s); the pack goes to quarantine and its "
+        "readable chunks are copied back from there");
     const std::string shard_name = rel.substr(std::string(fn::kShardsDir).size() + 1, 2);
     const std::string base = rel.substr(rel.rfind('/') + 1);
     if (!(s = Quarantine(path, shard_name + "-" + base)).ok()) return s;
@@ -236,16 +228,40 @@ class Repairer {
     std::unique_ptr<Repository> repo;
     Status s = OpenLocked(repo_, o, std::move(lock_), &repo);
     if (!s.ok()) return s;
-    for (const auto& c : rescue.chunks) {
-      PutResult pr;
-      if (!(s = repo->Put(c, &pr)).ok()) return s;
-      rep_->rescued.push_back(pr.digest);
-    }
-    if (!(s = repo->Sync()).ok()) return s;
+    if (!(s = ReimportQuarantine(repo.get())).ok()) return s;
     for (const Digest& d : rescue.candidates) {
       if (!repo->Contains(d)) rep_->lost.push_back(d);
     }
     return repo->Close();
+  }
+
+  // Copies every readable chunk of every quarantined pack that the
+  // repository lacks back into it, one pack at a time, then syncs. Since
+  // packs are quarantined before their chunks are copied, a repair that
+  // stopped midway (crash, full disk) is completed by the next run; on a
+  // repaired repository this writes nothing.
+  Status ReimportQuarantine(Repository* repo) {
+    std::vector<std::string> names;
+    if (!env_->GetChildren(fn::QuarantineDir(repo_), &names).ok()) return Status::OK();
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      if (name.find(".dat") == std::string::npos) continue;
+      std::string dat;
+      Status s = env_->ReadFileToString(fn::Join(fn::QuarantineDir(repo_), name), &dat);
+      if (!s.ok()) return s;
+      for (const auto& r : ScanTolerant(dat).records) {
+        if (repo->Contains(r.header.digest)) continue;
+        std::string raw;
+        std::string_view payload(dat.data() + r.offset + kRecordHeaderSize, r.header.stored_len);
+        if (!codec::Decode(r.header.codec, payload, r.header.raw_len, &raw).ok()) continue;
+        if (Sha256(raw) != r.header.digest) continue;
+        PutResult pr;
+        if (!(s = repo->Put(raw, &pr)).ok()) return s;
+        if (pr.was_new) rep_->rescued.push_back(pr.digest);
+      }
+    }
+    if (!rep_->rescued.empty()) Act("copied " + std::to_string(rep_->rescued.size()) + " chunk(s) out of quarantine");
+    return repo->Sync();
   }
 
   const std::string repo_;

@@ -52,11 +52,14 @@ struct RepairReport {
   std::vector<Digest> lost;               // chunks that could not be recovered
 };
 
-// Rebuilds what the data allows: a damaged header is rewritten (settings
-// reset to defaults where unreadable), damaged packs have their readable
-// chunks copied into new packs and are then moved to REPO/quarantine/ with
-// their idx, idx files and torn tails are rebuilt/cut by the normal recovery.
-// Never deletes data. Running it again on a repaired repository changes nothing.
+// Rebuilds what the data allows: a damaged header is rewritten (from its
+// intact copy, else with default settings), damaged packs are moved to
+// REPO/quarantine/ with their idx and every readable chunk in quarantine that
+// the repository lacks is copied back into new packs (one pack in memory at a
+// time; a repair cut short is completed by the next run), idx files and torn
+// tails are rebuilt/cut by the normal recovery after being copied to
+// quarantine. Never deletes data. Running it again on a repaired repository
+// changes nothing.
 Status RepairRepository(const std::string& path, Env* env, RepairReport* report,
                         std::function<void(const std::string&)> log = nullptr);
 

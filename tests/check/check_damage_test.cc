@@ -66,6 +66,29 @@ TEST_F(DamageCheckTest, RecordChecksumMismatchSealedPack) {
   EXPECT_TRUE(LinesWith(cli.out, "action: ").empty()) << cli.out;
 }
 
+// A repair cut short after moving a pack to quarantine (crash, full disk)
+// is completed by the next run: the chunks come back out of quarantine.
+TEST_F(DamageCheckTest, RepairCutShortIsCompletedByTheNextRun) {
+  Fill(4096, 20);
+  auto [dat, rec] = Locate(1);
+  const std::set<Digest> pack = DigestsIn(dat);
+  fs::create_directories(Repo() + "/quarantine");
+  std::string base = dat.substr(dat.rfind('/') + 1);
+  fs::rename(dat, Repo() + "/quarantine/3a-" + base);
+  fs::rename(IdxOf(dat), Repo() + "/quarantine/3a-" + base.substr(0, base.size() - 4) + ".idx");
+  RepairReport r = RepairOrDie(Repo());
+  EXPECT_EQ(r.rescued.size(), pack.size());
+  EXPECT_TRUE(r.lost.empty());
+  {
+    auto repo = OpenOrDie(Repo(), true);
+    for (auto& c : chunks_) EXPECT_TRUE(HasChunk(repo.get(), c));
+  }
+  auto before = DataTree(Repo());
+  r = RepairOrDie(Repo());
+  EXPECT_TRUE(r.rescued.empty());
+  EXPECT_EQ(DataTree(Repo()), before) << "the second run changed something";
+}
+
 TEST_F(DamageCheckTest, RecordChecksumMismatchUnsealedPack) {
   Fill(1 << 20, 8);
   auto [dat, rec] = Locate(3);

@@ -102,6 +102,13 @@ Status Shard::ReadAt(const std::string& path, uint64_t off, size_t n, std::strin
 
 Status Shard::LoadPack(uint64_t id, bool has_idx, std::vector<FrozenPack>* frozen,
                        std::vector<Unsealed>* unsealed) {
+  if (reuse_sealed_ != nullptr) {
+    auto it = reuse_sealed_->find(id);
+    if (it != reuse_sealed_->end()) {
+      frozen->push_back(it->second);
+      return Status::OK();
+    }
+  }
   const std::string path = DatPath(id);
   uint64_t size = 0;
   Status s = ctx_->env->GetFileSize(path, &size);
@@ -388,9 +395,20 @@ bool Shard::RefreshIfChanged() {
   ctx_->env->GetDirVersion(dir_, &version);
   auto now = std::chrono::steady_clock::now();
   if (version == dir_version_ && now - last_refresh_ < std::chrono::seconds(1)) return false;
+  // Sealed packs never change: keep their loaded idx instead of re-reading.
+  std::map<uint64_t, FrozenPack> sealed;
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    for (const auto& p : frozen_) {
+      if (p.idx->header().sealed) sealed[p.file->id()] = p;
+    }
+  }
   std::vector<FrozenPack> frozen;
   std::vector<Unsealed> unsealed;
-  if (!LoadAll(&frozen, &unsealed).ok()) return false;
+  reuse_sealed_ = &sealed;
+  Status s = LoadAll(&frozen, &unsealed);
+  reuse_sealed_ = nullptr;
+  if (!s.ok()) return false;
   std::unique_lock<std::shared_mutex> l(mu_);
   frozen_.clear();
   filter_.Reset(0);

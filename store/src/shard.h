@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -140,6 +141,8 @@ class Shard {
   bool dir_exists_ = false;
 
   std::mutex refresh_mu_;  // read-only instances: one refresh at a time
+  // During a refresh (refresh_mu_ held): sealed packs already loaded, by id.
+  const std::map<uint64_t, FrozenPack>* reuse_sealed_ = nullptr;
   uint64_t dir_version_ = 0;
   std::chrono::steady_clock::time_point last_refresh_{};
 };

@@ -126,7 +126,7 @@ TEST_F(ChunkctlTest, DoneWhenScenarioWithManySeals) {
   std::mt19937_64 rng(42);
   fs::create_directory(Sub("in"));
   std::vector<std::string> files;
-  for (int i = 0; i < 330; ++i) {
+  for (int i = 0; i < 1000; ++i) {  // the "done when": 1,000 files of 0 to 1 MiB
     std::string path = Sub("in/f" + std::to_string(i));
     size_t size = i == 0 ? 0 : i == 1 ? 1 : i == 2 ? (1 << 20) : rng() % ((1 << 20) + 1);
     WriteFile(path, i % 11 == 5 ? Text(size, rng) : RandomBytes(size, rng));

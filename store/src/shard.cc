@@ -138,7 +138,7 @@ Status Shard::LoadPack(uint64_t id, bool has_idx, std::vector<FrozenPack>* froze
   if (size >= kPackHeaderSize + kTrailerSize) {
     if (!(s = ReadAt(path, size - kTrailerSize, kTrailerSize, &tail)).ok()) return s;
     if (records::DecodeTrailer(tail, &t) && t.data_end == size - kTrailerSize) {
-      return LoadSealed(id, size, frozen);
+      return LoadSealed(id, t, frozen);
     }
   }
   return LoadUnsealed(id, size, has_idx, unsealed);
@@ -155,16 +155,11 @@ Status Shard::LoadIdxFile(uint64_t id, std::shared_ptr<const IdxTable>* idx) {
   return Status::OK();
 }
 
-Status Shard::LoadSealed(uint64_t id, uint64_t size, std::vector<FrozenPack>* frozen) {
+Status Shard::LoadSealed(uint64_t id, const records::Trailer& t, std::vector<FrozenPack>* frozen) {
   const std::string path = DatPath(id);
-  std::string tail;
-  records::Trailer t;
-  Status s = ReadAt(path, size - kTrailerSize, kTrailerSize, &tail);
-  if (!s.ok()) return s;
-  records::DecodeTrailer(tail, &t);
   auto file = std::make_shared<PackFile>(ctx_->env, path, id);
   std::shared_ptr<const IdxTable> idx;
-  s = LoadIdxFile(id, &idx);
+  Status s = LoadIdxFile(id, &idx);
   if (s.ok()) {
     const IdxHeader& h = idx->header();
     if (!h.sealed || h.data_end != t.data_end || h.count != t.record_count || h.data_crc != t.pack_crc) {

@@ -101,7 +101,7 @@ class Shard {
   Status LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* unsealed);
   Status LoadPack(uint64_t id, bool has_idx, std::vector<FrozenPack>* frozen,
                   std::vector<Unsealed>* unsealed);
-  Status LoadSealed(uint64_t id, uint64_t size, std::vector<FrozenPack>* frozen);
+  Status LoadSealed(uint64_t id, const records::Trailer& t, std::vector<FrozenPack>* frozen);
   Status LoadUnsealed(uint64_t id, uint64_t size, bool has_idx, std::vector<Unsealed>* unsealed);
   Status CheckTailIsTorn(uint64_t id, uint64_t bad_at, const std::string& reason, Unsealed* u);
   Status LoadIdxFile(uint64_t id, std::shared_ptr<const IdxTable>* idx);

@@ -170,6 +170,7 @@ class ChunkFs {
             fuse_entry_param* e);
   int Mkdir(const fuse_ctx* ctx, fuse_ino_t parent, const char* name, mode_t mode,
             fuse_entry_param* e);
+  int RemoveName(fuse_ino_t parent, const char* name, int (*refuse)(const Node& child));
   int Unlink(fuse_ino_t parent, const char* name);
   int Rmdir(fuse_ino_t parent, const char* name);
   int Symlink(fuse_ino_t parent);

@@ -288,31 +288,31 @@ int ChunkFs::Mkdir(const fuse_ctx* ctx, fuse_ino_t parent, const char* name, mod
   return 0;
 }
 
-int ChunkFs::Unlink(fuse_ino_t parent, const char* name) {
+// Removes a name below /incoming once `refuse` (called with the table lock
+// held) returns 0 for it. Removing a name never removes a chunk.
+int ChunkFs::RemoveName(fuse_ino_t parent, const char* name, int (*refuse)(const Node& child)) {
   auto dir = GetNode(parent);
   if (!dir) return ENOENT;
   if (dir->kind != NodeKind::kIncomingDir || config_.read_only) return EROFS;
   std::lock_guard<std::mutex> l(inodes_.mu());
   auto child = inodes_.ChildLocked(*dir, name);
   if (!child) return ENOENT;
-  if (child->kind == NodeKind::kIncomingDir) return EISDIR;
-  // The name goes; the chunk stays. A writer still holding the file open
-  // goes on writing and its close() still stores the content.
+  if (int err = refuse(*child)) return err;
   inodes_.DetachLocked(child.get());
   return 0;
 }
 
+// The name goes; the chunk stays. A writer still holding the file open goes
+// on writing and its close() still stores the content.
+int ChunkFs::Unlink(fuse_ino_t parent, const char* name) {
+  return RemoveName(parent, name, [](const Node& child) { return child.kind == NodeKind::kIncomingDir ? EISDIR : 0; });
+}
+
 int ChunkFs::Rmdir(fuse_ino_t parent, const char* name) {
-  auto dir = GetNode(parent);
-  if (!dir) return ENOENT;
-  if (dir->kind != NodeKind::kIncomingDir || config_.read_only) return EROFS;
-  std::lock_guard<std::mutex> l(inodes_.mu());
-  auto child = inodes_.ChildLocked(*dir, name);
-  if (!child) return ENOENT;
-  if (child->kind != NodeKind::kIncomingDir) return ENOTDIR;
-  if (child->dir && !child->dir->by_name.empty()) return ENOTEMPTY;
-  inodes_.DetachLocked(child.get());
-  return 0;
+  return RemoveName(parent, name, [](const Node& child) {
+    if (child.kind != NodeKind::kIncomingDir) return ENOTDIR;
+    return child.dir && !child.dir->by_name.empty() ? ENOTEMPTY : 0;
+  });
 }
 
 int ChunkFs::Rename(fuse_ino_t parent, const char* name, fuse_ino_t newparent,

@@ -45,8 +45,8 @@ size_t HandleTable::size() const {
 ChunkFs::ChunkFs(const FsConfig& config, Logger log)
     : config_(config),
       log_(std::move(log)),
-      inodes_(config.max_names, config.uid, config.gid),
       budget_(config.write_buffer),
+      inodes_(config.max_names, config.uid, config.gid),
       cache_(config.cache_size),
       mount_time_(Now()) {}
 
@@ -73,14 +73,29 @@ void ChunkFs::FlusherLoop() {
     if (flusher_stop_) break;
     if (!unsynced_.exchange(false, std::memory_order_acq_rel)) continue;
     l.unlock();
+    BackgroundSync();
+    l.lock();
+  }
+}
+
+void ChunkFs::BackgroundSync() noexcept {
+  std::string failure;
+  try {
     Status s = repo_->Sync();
     counters_.background_syncs.fetch_add(1, std::memory_order_relaxed);
-    if (!s.ok()) {
-      counters_.sync_errors.fetch_add(1, std::memory_order_relaxed);
-      MarkUnsynced();  // try again next round
-      Log("background sync failed: " + s.ToString());
-    }
-    l.lock();
+    if (s.ok()) return;
+    failure = s.ToString();
+  } catch (const std::exception& e) {  // bad_alloc: the mount goes on
+    failure = std::string("exception: ") + e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  counters_.sync_errors.fetch_add(1, std::memory_order_relaxed);
+  MarkUnsynced();  // try again next round (the interval is the back-off)
+  try {
+    Log("background sync failed: " + failure + "; retrying in " +
+        std::to_string(config_.flush_interval_ms) + " ms");
+  } catch (...) {  // no memory even for the message: the counter says it
   }
 }
 

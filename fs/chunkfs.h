@@ -205,6 +205,12 @@ class ChunkFs {
   InodeTable& inodes() { return inodes_; }
   void Log(const std::string& msg) const;
 
+  // Test seam: `hook` runs after JoinUpload loaded a stored name's content
+  // without the table lock and before it installs it, so that a test can
+  // commit the name meanwhile (tests/fs/chunkfs_ops_test.cc). Set before
+  // any operation runs; never set outside tests.
+  void SetAfterLoadHookForTest(std::function<void()> hook) { after_load_hook_ = std::move(hook); }
+
  private:
   // chunks_ops.cc
   int LookupRoot(const char* name, fuse_entry_param* e);
@@ -228,6 +234,17 @@ class ChunkFs {
                    fuse_file_info* fi);
   int ReaddirIncoming(fuse_req_t req, const Node& dir, size_t size, off_t off,
                       std::string* buf);
+  // Counts a new writer in on `node` (writers, opens) and gives it the
+  // node's upload: the one other writers share (*joined = true), else a new
+  // one, empty if `empty`, else holding the name's stored content. That
+  // content is loaded without the table lock and loaded again if the name
+  // was committed meanwhile, so that no commit made meanwhile is lost
+  // (issue 7 item 3). 0 or an errno (nothing counted in then).
+  int JoinUpload(const std::shared_ptr<Node>& node, bool empty, std::shared_ptr<Upload>* out,
+                 bool* joined);
+  // `truncate NAME` of a stored name nobody writes: a writer of its own that
+  // truncates and commits. 0 or an errno.
+  int TruncateStored(const std::shared_ptr<Node>& node, uint64_t size);
   // Stores the upload's content (idempotent), verifying a digest name, and
   // points the node's name at the chunk. 0 or an errno.
   int Commit(const std::shared_ptr<Node>& node, Upload& upload);
@@ -240,17 +257,26 @@ class ChunkFs {
   std::shared_ptr<Node> GetNode(fuse_ino_t ino);
   std::shared_ptr<FileHandle> GetHandle(const fuse_file_info* fi) const;
   void FillEntryLocked(Node& node, fuse_entry_param* e);
+  // The flusher thread: every flush interval, syncs the store if a chunk
+  // was stored since the last sync.
   void FlusherLoop();
+  // One sync of the flusher. Never throws: a failure (a Status, or an
+  // exception such as bad_alloc) is counted and logged, and the sync is
+  // retried at the next interval; the mount keeps serving.
+  void BackgroundSync() noexcept;
   void MarkUnsynced() { unsynced_.store(true, std::memory_order_release); }
   int SyncNow();
 
   const FsConfig config_;
   const Logger log_;
+  // Declared before inodes_ and handles_ (so destroyed after them): the
+  // uploads they hold give their memory back to it when destroyed, also at
+  // a shutdown while files are still open (SIGTERM during a copy).
+  WriteBudget budget_;
   std::unique_ptr<Repository> repo_;
   uint64_t max_chunk_ = 16u << 20;
   InodeTable inodes_;
   HandleTable handles_;
-  WriteBudget budget_;
   ChunkCache cache_;
   FsCounters counters_;
   const struct timespec mount_time_;
@@ -261,6 +287,7 @@ class ChunkFs {
   bool flusher_stop_ = false;
   std::thread flusher_;
 
+  std::function<void()> after_load_hook_;  // see SetAfterLoadHookForTest
 };
 
 }  // namespace chunkfs::fs

@@ -46,14 +46,12 @@ int ChunkFs::SetattrIncoming(const fuse_ctx* ctx, const std::shared_ptr<Node>& n
     if (auto h = GetHandle(fi); h && h->kind == FileHandle::Kind::kUpload && h->commits) {
       up = h->upload;
     }
-    Digest digest;
     uint64_t cur_size = 0;
     bool committed;
     {
       std::lock_guard<std::mutex> l(inodes_.mu());
       if (!up) up = node->upload;  // being written through another descriptor
       committed = node->committed;
-      digest = node->digest;
       cur_size = node->size;
     }
     if (up) {
@@ -63,19 +61,10 @@ int ChunkFs::SetattrIncoming(const fuse_ctx* ctx, const std::shared_ptr<Node>& n
       }
       size_changed = true;
     } else if (committed && size != cur_size) {
-      // `truncate NAME` on a stored name: store the truncated content now
-      // (nobody holds the name open, so no flush would follow).
-      if (size > max_chunk_) {
-        counters_.too_large.fetch_add(1, std::memory_order_relaxed);
-        return EFBIG;
-      }
-      ChunkCache::Content content;
-      if (int err = LoadChunk(digest, &content)) return err;
-      std::string bytes(*content);
-      bytes.resize(size);
-      auto tmp = std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_);
-      if (int err = tmp->SetInitialContent(std::move(bytes))) return err;
-      if (int err = Commit(node, *tmp)) return err;
+      // `truncate NAME` on a stored name: the truncation is a writer of its
+      // own (so that a writer opening meanwhile shares it) that commits now,
+      // as nobody holds the name open and no flush would follow.
+      if (int err = TruncateStored(node, size)) return err;
       size_changed = true;
     }
   }
@@ -131,46 +120,14 @@ int ChunkFs::OpenIncoming(const std::shared_ptr<Node>& node, int flags, bool cre
   bool trunc = (flags & O_TRUNC) != 0;
   std::shared_ptr<Upload> up;
   bool joined = false;
-  Digest load_digest;
-  bool load = false;
   {
     std::lock_guard<std::mutex> l(inodes_.mu());
     // Opened through a name the kernel still caches after we dropped it:
     // give the name back, so that what is written shows under it.
     if (node->parent == 0) inodes_.ReattachLocked(node);
-    if (node->upload) {
-      up = node->upload;  // another descriptor is writing: share its content
-      joined = true;
-    } else if (!trunc && node->committed && node->size > 0) {
-      load = true;  // opened without O_TRUNC: starts from the stored content
-      load_digest = node->digest;
-    } else {
-      up = std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_);
-    }
-    if (up) {
-      node->upload = up;
-      node->writers++;
-      node->opens++;
-      inodes_.TouchLocked(node.get());
-    }
   }
-  if (load) {
-    ChunkCache::Content content;
-    if (int err = LoadChunk(load_digest, &content)) return err;
-    auto fresh = std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_);
-    if (int err = fresh->SetInitialContent(*content)) return err;
-    std::lock_guard<std::mutex> l(inodes_.mu());
-    if (node->upload) {
-      up = node->upload;  // another writer got there first
-      joined = true;
-    } else {
-      up = std::move(fresh);
-      node->upload = up;
-    }
-    node->writers++;
-    node->opens++;
-    inodes_.TouchLocked(node.get());
-  }
+  // Opened without O_TRUNC: starts from the stored content.
+  if (int err = JoinUpload(node, /*empty=*/trunc, &up, &joined)) return err;
   if (joined && trunc) {
     if (int err = up->Truncate(0)) {
       h->kind = FileHandle::Kind::kUpload;
@@ -185,6 +142,60 @@ int ChunkFs::OpenIncoming(const std::shared_ptr<Node>& node, int flags, bool cre
   h->commits = true;
   fi->fh = handles_.Add(std::move(h));
   return 0;
+}
+
+int ChunkFs::JoinUpload(const std::shared_ptr<Node>& node, bool empty, std::shared_ptr<Upload>* out,
+                        bool* joined) {
+  std::unique_lock<std::mutex> l(inodes_.mu());
+  bool installed = false;
+  while (!node->upload) {
+    if (empty || !node->committed || node->size == 0) {
+      node->upload = std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_);
+      installed = true;
+      break;
+    }
+    // Load the stored content without the lock (it may take long); a commit
+    // of the name meanwhile (a writer that opened, wrote and closed) makes
+    // it stale: then start over from what the name holds now.
+    const Digest digest = node->digest;
+    const uint64_t version = node->commit_version;
+    l.unlock();
+    ChunkCache::Content content;
+    if (int err = LoadChunk(digest, &content)) return err;
+    auto fresh = std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_);
+    if (int err = fresh->SetInitialContent(*content)) return err;
+    if (after_load_hook_) after_load_hook_();
+    l.lock();
+    if (!node->upload && node->commit_version == version) {
+      node->upload = std::move(fresh);
+      installed = true;
+    }
+  }
+  *joined = !installed;
+  *out = node->upload;
+  node->writers++;
+  node->opens++;
+  inodes_.TouchLocked(node.get());
+  return 0;
+}
+
+int ChunkFs::TruncateStored(const std::shared_ptr<Node>& node, uint64_t size) {
+  if (size > max_chunk_) {
+    counters_.too_large.fetch_add(1, std::memory_order_relaxed);
+    return EFBIG;
+  }
+  FileHandle h;  // the truncation's own writer, released below
+  h.kind = FileHandle::Kind::kUpload;
+  h.node = node;
+  h.commits = true;
+  bool joined = false;
+  if (int err = JoinUpload(node, /*empty=*/size == 0, &h.upload, &joined)) return err;
+  int err = h.upload->Truncate(size);
+  // A writer that opened meanwhile commits what it shares with us at its
+  // close; else commit now (the release does not report errors).
+  if (err == 0 && !joined) err = Commit(node, *h.upload);
+  ReleaseUpload(h);
+  return err;
 }
 
 int ChunkFs::Create(const fuse_ctx* ctx, fuse_ino_t parent, const char* name, mode_t mode,

@@ -306,7 +306,7 @@ int Run(int argc, char** argv) {
     struct fuse_loop_config* lc = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(lc, o.clone_fd ? 1 : 0);
     fuse_loop_cfg_set_max_threads(lc, o.max_threads);
-    if (o.max_idle_threads != 0 && o.max_idle_threads != UINT_MAX) {
+    if (o.max_idle_threads_set) {
       fuse_loop_cfg_set_idle_threads(lc, o.max_idle_threads);
     }
     rc = fuse_session_loop_mt(se, lc);

@@ -27,8 +27,14 @@ enum Key {
   kKeyFsname,
   kKeySubtype,
   kKeyReadOnly,
+  kKeyMaxThreads,
+  kKeyMaxIdleThreads,
+  kKeyMaxRead,
   kKeyNeedsValue,
 };
+
+// libfuse's own limit of worker threads (FUSE_LOOP_MT_MAX_THREADS).
+constexpr uint64_t kMaxThreads = 100000;
 
 const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("pack_size=", kKeyPackSize),
@@ -44,6 +50,12 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("fsname=", kKeyFsname),
     FUSE_OPT_KEY("subtype=", kKeySubtype),
     FUSE_OPT_KEY("ro", kKeyReadOnly),
+    // libfuse's thread options, parsed here: libfuse reads them with
+    // sscanf("%u"), which takes 0, "-1" (as 4294967295) and "8x" silently.
+    FUSE_OPT_KEY("max_threads=", kKeyMaxThreads),
+    FUSE_OPT_KEY("max_idle_threads=", kKeyMaxIdleThreads),
+    // Checked here, passed on: the kernel would refuse "-1" only at mount.
+    FUSE_OPT_KEY("max_read=", kKeyMaxRead),
     // The value-taking options given without a value: a clear error rather
     // than libfuse's "unknown option".
     FUSE_OPT_KEY("pack_size", kKeyNeedsValue),
@@ -53,6 +65,8 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("max_names", kKeyNeedsValue),
     FUSE_OPT_KEY("write_buffer", kKeyNeedsValue),
     FUSE_OPT_KEY("cache_size", kKeyNeedsValue),
+    FUSE_OPT_KEY("max_threads", kKeyNeedsValue),
+    FUSE_OPT_KEY("max_idle_threads", kKeyNeedsValue),
     FUSE_OPT_END,
 };
 
@@ -93,6 +107,16 @@ bool InRange(ParseState* st, std::string_view name, std::string_view text, uint6
 bool BadValue(ParseState* st, const char* arg, const char* expected) {
   *st->error = std::string("-o ") + arg + ": malformed value (expected " + expected + ")";
   return false;
+}
+
+// A whole number option in [min, max] (decimal digits only).
+bool HandleCountOption(ParseState* st, const char* arg, uint64_t min, uint64_t max, const char* range,
+                       uint64_t* out) {
+  uint64_t v;
+  if (!ParseUint(ValueOf(arg), &v)) return BadValue(st, arg, "a whole number");
+  if (!InRange(st, NameOf(arg), ValueOf(arg), v, min, max, range)) return false;
+  *out = v;
+  return true;
 }
 
 bool HandleSizeOption(ParseState* st, const char* arg, uint64_t min, uint64_t max,
@@ -149,6 +173,23 @@ int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/)
       if (!InRange(st, NameOf(arg), ValueOf(arg), v, 100, 100'000'000, "100 to 100000000")) return -1;
       o->max_names = v;
       return 0;
+    }
+    case kKeyMaxThreads: {
+      uint64_t v;
+      if (!HandleCountOption(st, arg, 1, kMaxThreads, "1 to 100000", &v)) return -1;
+      o->max_threads = static_cast<unsigned>(v);
+      return 0;
+    }
+    case kKeyMaxIdleThreads: {
+      uint64_t v;
+      if (!HandleCountOption(st, arg, 0, kMaxThreads, "0 to 100000", &v)) return -1;
+      o->max_idle_threads = static_cast<unsigned>(v);
+      o->max_idle_threads_set = true;
+      return 0;
+    }
+    case kKeyMaxRead: {
+      uint64_t v;
+      return HandleCountOption(st, arg, 1, UINT32_MAX, "1 to 4294967295", &v) ? 1 : -1;
     }
     case kKeySync:
       o->sync = true;
@@ -246,8 +287,7 @@ ParseOutcome ParseCommandLine(fuse_args* args, MountOptions* opts, std::string* 
   opts->debug = cmd.debug != 0;
   opts->singlethread = cmd.singlethread != 0;
   opts->clone_fd = cmd.clone_fd != 0;
-  opts->max_threads = cmd.max_threads;
-  opts->max_idle_threads = cmd.max_idle_threads;
+  // max_threads and max_idle_threads never reach libfuse (OptProc took them).
   if (opts->repo.empty() || opts->mountpoint.empty()) {
     *error = "missing REPO or MOUNTPOINT (usage: chunkfs REPO MOUNTPOINT [-f] [-o OPTIONS])";
     return ParseOutcome::kError;
@@ -313,7 +353,9 @@ chunkfs options:
     -h, --help             print this help and exit
 
 FUSE options (passed to libfuse): allow_other, allow_root, fsname=NAME,
-default_permissions (always on), max_threads=N, -d/debug, -s, clone_fd.
+default_permissions (always on), max_threads=N (1..100000, default 10),
+max_idle_threads=N (0..100000, default: no limit), max_read=N, -d/debug, -s,
+clone_fd.
 )";
   return u;
 }

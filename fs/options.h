@@ -1,8 +1,9 @@
 // Command line of `chunkfs REPO MOUNTPOINT [-f] [-o OPTIONS]` (docs/MOUNT.md).
 //
 // ParseCommandLine() consumes REPO, MOUNTPOINT and chunkfs's own -o options
-// from `args`, runs libfuse's fuse_parse_cmdline() for -f/-d/-s/-h/-V and the
-// thread options, and leaves the remaining (FUSE mount) options in `args` for
+// from `args` (also libfuse's thread options, to range-check them), runs
+// libfuse's fuse_parse_cmdline() for -f/-d/-s/-h/-V/clone_fd, and leaves the
+// remaining (FUSE mount) options in `args` for
 // fuse_session_new(), which refuses unknown ones before anything is mounted.
 #pragma once
 
@@ -22,8 +23,9 @@ struct MountOptions {
   bool debug = false;
   bool singlethread = false;
   bool clone_fd = false;
-  unsigned max_threads = 10;
-  unsigned max_idle_threads = 0;  // 0: libfuse's default
+  unsigned max_threads = 10;          // -o max_threads=N: 1 to 100000
+  unsigned max_idle_threads = 0;      // -o max_idle_threads=N: 0 to 100000
+  bool max_idle_threads_set = false;  // else libfuse's default (no limit)
   bool show_help = false;
   bool show_version = false;
 

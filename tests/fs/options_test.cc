@@ -128,12 +128,41 @@ TEST(ParseCommandLineTest, Errors) {
       {{"r", "m", "-o", "pack_size=1K"}, "out of range"},
       {{"r", "m", "-o", "pack_size"}, "needs a value"},
       {{"r", "m", "-o", "max_chunk=32M,pack_size=16M"}, "must not exceed"},
+      // libfuse's thread options (it would take all of these silently).
+      {{"r", "m", "-o", "max_threads=0"}, "max_threads=0: out of range (1 to 100000)"},
+      {{"r", "m", "-o", "max_threads=-1"}, "max_threads=-1: malformed"},
+      {{"r", "m", "-o", "max_threads=8x"}, "max_threads=8x: malformed"},
+      {{"r", "m", "-o", "max_threads=100001"}, "out of range"},
+      {{"r", "m", "-o", "max_threads"}, "needs a value"},
+      {{"r", "m", "-o", "max_idle_threads=-1"}, "max_idle_threads=-1: malformed"},
+      {{"r", "m", "-o", "max_idle_threads=100001"}, "out of range"},
+      {{"r", "m", "-o", "max_read=-1"}, "max_read=-1: malformed"},
+      {{"r", "m", "-o", "max_read=0"}, "max_read=0: out of range"},
   };
   for (const auto& c : cases) {
     Parsed p = Parse(c.argv);
     EXPECT_EQ(p.outcome, ParseOutcome::kError);
     EXPECT_NE(p.error.find(c.message), std::string::npos) << p.error;
   }
+}
+
+TEST(ParseCommandLineTest, ThreadOptions) {
+  Parsed d = Parse({"r", "m"});
+  ASSERT_EQ(d.outcome, ParseOutcome::kOk) << d.error;
+  EXPECT_EQ(d.opts.max_threads, 10u);
+  EXPECT_FALSE(d.opts.max_idle_threads_set);
+  Parsed p = Parse({"r", "m", "-o", "max_threads=1,max_idle_threads=0,clone_fd"});
+  ASSERT_EQ(p.outcome, ParseOutcome::kOk) << p.error;
+  EXPECT_EQ(p.opts.max_threads, 1u);
+  EXPECT_TRUE(p.opts.max_idle_threads_set);
+  EXPECT_EQ(p.opts.max_idle_threads, 0u);
+  EXPECT_TRUE(p.opts.clone_fd);
+  for (const auto& r : p.rest) EXPECT_EQ(r.find("threads"), std::string::npos) << r;
+  Parsed m = Parse({"r", "m", "-o", "max_read=131072"});
+  ASSERT_EQ(m.outcome, ParseOutcome::kOk) << m.error;
+  std::string rest;
+  for (const auto& r : m.rest) rest += r + " ";
+  EXPECT_NE(rest.find("max_read=131072"), std::string::npos) << rest;  // for the kernel
 }
 
 TEST(ParseCommandLineTest, FsnameAndReadOnly) {

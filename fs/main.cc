@@ -25,6 +25,7 @@
 #include <string>
 
 #include "chunkfs.h"
+#include "chunkfs/repo_paths.h"
 #include "daemon.h"
 #include "ops_table.h"
 #include "options.h"
@@ -141,7 +142,7 @@ bool PrepareRepository(const MountOptions& o, const Logger& log, std::string* pa
     log("repository " + o.repo + " is not a directory");
     return false;
   }
-  bool has_header = exists && ::access((*path + "/chunkfs.repo").c_str(), F_OK) == 0;
+  bool has_header = exists && ::access(repo_paths::HeaderFile(*path).c_str(), F_OK) == 0;
   if (has_header) return true;
   if (!o.create) {
     if (!exists) {
@@ -242,7 +243,7 @@ int Run(int argc, char** argv) {
   cfg.sync = o.sync;
   cfg.flush_interval_ms = o.flush_interval_ms;
   cfg.read_only = o.read_only;
-  cfg.tmp_dir = repo_path + "/tmp";
+  cfg.tmp_dir = repo_paths::TempDir(repo_path);
   cfg.uid = ::getuid();
   cfg.gid = ::getgid();
   auto fs = std::make_unique<ChunkFs>(cfg, [&log](const std::string& m) { log(m); });

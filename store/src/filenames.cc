@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "chunkfs/repo_paths.h"
+
 namespace chunkfs::filenames {
 
 std::string Join(const std::string& dir, const std::string& name) {
@@ -78,3 +80,10 @@ bool ParseQuarantineName(const std::string& name, uint64_t* pack_id) {
 }
 
 }  // namespace chunkfs::filenames
+
+namespace chunkfs::repo_paths {
+
+std::string HeaderFile(const std::string& repo) { return filenames::HeaderPath(repo); }
+std::string TempDir(const std::string& repo) { return filenames::Join(repo, filenames::kTempDir); }
+
+}  // namespace chunkfs::repo_paths

@@ -12,6 +12,7 @@ inline constexpr char kLockName[] = "lock";
 inline constexpr char kShardsDir[] = "shards";
 inline constexpr char kQuarantineDir[] = "quarantine";
 inline constexpr char kTmpSuffix[] = ".tmp";
+inline constexpr char kTempDir[] = "tmp";  // the mount's spill folder (repo_paths::TempDir)
 
 std::string HeaderPath(const std::string& repo);
 std::string LockPath(const std::string& repo);

@@ -35,14 +35,15 @@ bool SampleLooksCompressible(std::string_view raw, int level) {
 
 }  // namespace
 
-uint8_t Encode(std::string_view raw, int level, std::string* stored) {
+uint8_t Encode(std::string_view raw, int level, std::string* compressed) {
   if (level > 0 && !raw.empty()) {
     bool try_full = raw.size() < kSampleThreshold || SampleLooksCompressible(raw, level);
-    if (try_full && Deflate(raw, level, stored) && WorthIt(raw.size(), stored->size())) {
+    if (try_full && Deflate(raw, level, compressed) && WorthIt(raw.size(), compressed->size())) {
+      compressed->shrink_to_fit();  // compressBound() was reserved
       return format::kCodecZlib;
     }
   }
-  stored->assign(raw.data(), raw.size());
+  std::string().swap(*compressed);  // give the buffer back
   return format::kCodecRaw;
 }
 

@@ -10,11 +10,13 @@
 
 namespace chunkfs::codec {
 
-// Chooses a codec for `raw` and fills *stored with the bytes to keep.
-// Incompressible data is recognised from a small sample (a few KiB deflated
-// at level 1) before the whole chunk is compressed: random data costs one
-// sample, not a full deflate. level 0 disables compression.
-uint8_t Encode(std::string_view raw, int level, std::string* stored);
+// Chooses a codec for `raw`. For a compressing codec *compressed gets the
+// bytes to keep; for kCodecRaw it is left empty (the payload is `raw`
+// itself: nothing is copied). Incompressible data is recognised from a
+// small sample (a few KiB deflated at level 1) before the whole chunk is
+// compressed: random data costs one sample, not a full deflate. level 0
+// disables compression.
+uint8_t Encode(std::string_view raw, int level, std::string* compressed);
 
 // Inverts Encode. Corruption if the payload does not inflate to exactly
 // raw_len bytes or the codec is unknown.

@@ -6,6 +6,16 @@
 
 namespace chunkfs {
 
+Status WritableFile::AppendV(const std::string_view* parts, size_t n) {
+  if (n == 1) return Append(parts[0]);
+  std::string all;
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += parts[i].size();
+  all.reserve(total);
+  for (size_t i = 0; i < n; ++i) all.append(parts[i]);
+  return Append(all);
+}
+
 Status Env::ReadFileToString(const std::string& path, std::string* out) {
   out->clear();
   std::unique_ptr<RandomAccessFile> file;

@@ -80,5 +80,8 @@ inline void AppendU64(std::string* s, uint64_t v) {
 
 // CRC-32 (zlib's crc32, the ISO-HDLC polynomial).
 uint32_t Crc32(std::string_view data, uint32_t crc = 0);
+// The CRC-32 of A followed by B, from crc_a, crc_b and B's length (zlib's
+// crc32_combine): a running CRC extended without reading B again.
+uint32_t Crc32Combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
 }  // namespace chunkfs::format

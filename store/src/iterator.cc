@@ -22,14 +22,20 @@ class ShardedIterator final : public DigestIterator {
     pos_ = std::lower_bound(digests_.begin(), digests_.end(), target) - digests_.begin();
     if (pos_ >= digests_.size()) LoadFrom(shard_ + 1);
   }
-  Status status() const override { return Status::OK(); }
+  Status status() const override { return status_; }
 
  private:
   void Load(int shard) {
     shard_ = shard;
     pos_ = 0;
     digests_.clear();
-    if (shard < 256) repo_->shard(static_cast<uint8_t>(shard)).CollectDigests(&digests_);
+    if (shard >= 256 || !status_.ok()) return;
+    Status s = repo_->shard(static_cast<uint8_t>(shard)).CollectDigests(&digests_);
+    if (!s.ok()) {  // iteration stops here: a listing must not silently skip a shard
+      status_ = s;
+      digests_.clear();
+      shard_ = 256;
+    }
   }
   // First non-empty shard at or after `shard`.
   void LoadFrom(int shard) {
@@ -40,6 +46,7 @@ class ShardedIterator final : public DigestIterator {
   int shard_ = 256;
   size_t pos_ = 0;
   std::vector<Digest> digests_;
+  Status status_;
 };
 
 }  // namespace

@@ -10,20 +10,12 @@
 namespace chunkfs {
 using namespace chunkfs::format;
 
-Status PackFile::EnsureOpen() {
-  std::lock_guard<std::mutex> l(open_mu_);
-  if (file_) return Status::OK();
-  std::unique_ptr<RandomAccessFile> f;
-  Status s = env_->NewRandomAccessFile(path_, &f);
-  if (s.ok()) file_ = std::move(f);
-  return s;
-}
-
 Status PackFile::ReadRecordBytes(const IdxEntry& e, std::string* rec) {
-  Status s = EnsureOpen();
+  std::shared_ptr<RandomAccessFile> file;
+  Status s = files_->Get(path_, &file);
   if (!s.ok()) return s;
   const uint64_t total = kRecordOverhead + uint64_t{e.stored_len};
-  if (!(s = file_->Read(e.offset, total, rec)).ok()) return s;
+  if (!(s = file->Read(e.offset, total, rec)).ok()) return s;
   auto where = [&] { return path_ + " at offset " + std::to_string(e.offset) + ": "; };
   if (rec->size() != total) return Status::Corruption(where() + "record truncated");
   records::RecordHeader h;

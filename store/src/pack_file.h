@@ -10,16 +10,18 @@
 
 #include "chunkfs/env.h"
 #include "chunkfs/status.h"
+#include "file_cache.h"
 #include "idx.h"
 
 namespace chunkfs {
 
-// Read access to one .dat, shared by readers through shared_ptr.
-// Thread safety: ReadChunk may be called from any thread; the file is
-// opened on first use.
+// Read access to one .dat, shared by readers through shared_ptr. The file
+// is not kept open: each read takes it from the repository's FileCache,
+// which bounds the open descriptors however many packs there are.
+// Thread safety: every method may be called from any thread.
 class PackFile {
  public:
-  PackFile(Env* env, std::string path, uint64_t id) : env_(env), path_(std::move(path)), id_(id) {}
+  PackFile(FileCache* files, std::string path, uint64_t id) : files_(files), path_(std::move(path)), id_(id) {}
   const std::string& path() const { return path_; }
   uint64_t id() const { return id_; }
   // Reads the record at e.offset, checks its CRC, its digest and lengths
@@ -31,12 +33,9 @@ class PackFile {
   Status ReadRecordBytes(const IdxEntry& e, std::string* rec);
 
  private:
-  Status EnsureOpen();
-  Env* const env_;
+  FileCache* const files_;
   const std::string path_;
   const uint64_t id_;
-  std::mutex open_mu_;
-  std::shared_ptr<RandomAccessFile> file_;  // set once, then read-only
 };
 
 // What a scan of a .dat found.

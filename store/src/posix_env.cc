@@ -10,10 +10,12 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 #include "chunkfs/env.h"
 
@@ -50,6 +52,35 @@ int WriteAll(int fd, std::string_view data) {
   return 0;
 }
 
+// writev(2) of all parts, looping over short writes and EINTR. Returns 0 or
+// the errno of the failing write.
+int WriteVAll(int fd, const std::string_view* parts, size_t n) {
+  constexpr size_t kMaxIov = 16;
+  struct iovec iov[kMaxIov];
+  size_t first = 0, skip = 0;  // the next byte to write: parts[first][skip]
+  while (first < n) {
+    size_t cnt = 0;
+    for (size_t i = first; i < n && cnt < kMaxIov; ++i, ++cnt) {
+      size_t off = i == first ? skip : 0;
+      iov[cnt].iov_base = const_cast<char*>(parts[i].data() + off);
+      iov[cnt].iov_len = parts[i].size() - off;
+    }
+    ssize_t w = ::writev(fd, iov, static_cast<int>(cnt));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    size_t left = static_cast<size_t>(w);
+    while (first < n && left >= parts[first].size() - skip) {
+      left -= parts[first].size() - skip;
+      ++first;
+      skip = 0;
+    }
+    skip += left;
+  }
+  return 0;
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
@@ -60,6 +91,12 @@ class PosixWritableFile final : public WritableFile {
   Status Append(std::string_view data) override {
     if (fd_ < 0) return PosixError("write", path_, EBADF);
     int err = WriteAll(fd_, data);
+    return err == 0 ? Status::OK() : PosixError("write", path_, err);
+  }
+
+  Status AppendV(const std::string_view* parts, size_t n) override {
+    if (fd_ < 0) return PosixError("write", path_, EBADF);
+    int err = WriteVAll(fd_, parts, n);
     return err == 0 ? Status::OK() : PosixError("write", path_, err);
   }
 
@@ -123,6 +160,63 @@ class PosixMappedFile final : public MappedFile {
  private:
   void* const base_;
   const size_t size_;
+};
+
+// An unnamed file (O_TMPFILE, or mkstemp + unlink); `what` names it in errors.
+class PosixTempFile final : public TempFile {
+ public:
+  PosixTempFile(std::string what, int fd) : what_(std::move(what)), fd_(fd) {}
+  ~PosixTempFile() override { ::close(fd_); }
+
+  Status Write(uint64_t offset, std::string_view data) override {
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      ssize_t w = ::pwrite(fd_, p, left, static_cast<off_t>(offset));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("pwrite", what_, errno);
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
+      offset += static_cast<uint64_t>(w);
+    }
+    return Status::OK();
+  }
+
+  Status Read(uint64_t offset, size_t n, char* buf, size_t* got) const override {
+    *got = 0;
+    while (*got < n) {
+      ssize_t r = ::pread(fd_, buf + *got, n - *got, static_cast<off_t>(offset + *got));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("pread", what_, errno);
+      }
+      if (r == 0) break;  // end of file
+      *got += static_cast<size_t>(r);
+    }
+    return Status::OK();
+  }
+
+  Status Truncate(uint64_t size) override {
+    int r;
+    do {
+      r = ::ftruncate(fd_, static_cast<off_t>(size));
+    } while (r != 0 && errno == EINTR);
+    if (r != 0) return PosixError("ftruncate", what_, errno);
+    return Status::OK();
+  }
+
+  Status Size(uint64_t* size) const override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return PosixError("fstat", what_, errno);
+    *size = static_cast<uint64_t>(st.st_size);
+    return Status::OK();
+  }
+
+ private:
+  const std::string what_;
+  const int fd_;
 };
 
 // Holds the flock'ed descriptor; closing it releases the lock.
@@ -331,6 +425,20 @@ class PosixEnv final : public Env {
       return PosixError("write", path, err);
     }
     lock->reset(new PosixFileLock(fd));
+    return Status::OK();
+  }
+
+  Status NewTempFile(const std::string& dir, std::unique_ptr<TempFile>* out) override {
+    const std::string what = "a temporary file in " + dir;
+    int fd = OpenRetry(dir.c_str(), O_TMPFILE | O_RDWR, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+      // No O_TMPFILE on this file system: a named file, unlinked at once.
+      std::string tmpl = dir + "/tmp-XXXXXX";
+      fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+      if (fd >= 0) ::unlink(tmpl.c_str());
+    }
+    if (fd < 0) return PosixError("open", what, errno);
+    out->reset(new PosixTempFile(what, fd));
     return Status::OK();
   }
 

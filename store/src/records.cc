@@ -96,16 +96,27 @@ Status DecodePackHeader(std::string_view b, uint8_t* shard, uint64_t* pack_id) {
 
 uint64_t RecordHeader::total_size() const { return kRecordOverhead + uint64_t{stored_len}; }
 
-std::string EncodeRecord(const RecordHeader& h, std::string_view payload) {
-  std::string b(kRecordHeaderSize, '\0');
+RecordParts EncodeRecordParts(const RecordHeader& h, std::string_view payload) {
+  RecordParts r;
+  r.header.assign(kRecordHeaderSize, '\0');
+  std::string& b = r.header;
   PutU32(&b[0], kRecordMagic);
   b[4] = static_cast<char>(h.codec);
   PutU32(&b[8], h.raw_len);
   PutU32(&b[12], static_cast<uint32_t>(payload.size()));
   std::memcpy(&b[16], h.digest.bytes.data(), Digest::kSize);
-  b.reserve(kRecordOverhead + payload.size());
-  b.append(payload);
-  AppendU32(&b, Crc32(b));
+  r.payload = payload;
+  uint32_t crc = Crc32(payload, Crc32(b));
+  AppendU32(&r.crc, crc);
+  r.whole_crc = Crc32(r.crc, crc);
+  return r;
+}
+
+std::string EncodeRecord(const RecordHeader& h, std::string_view payload) {
+  RecordParts r = EncodeRecordParts(h, payload);
+  std::string b;
+  b.reserve(r.size());
+  b.append(r.header).append(r.payload).append(r.crc);
   return b;
 }
 

@@ -31,7 +31,18 @@ struct RecordHeader {
   uint64_t total_size() const;  // header + payload + crc
 };
 
-// Header, payload and CRC as one string, ready to append.
+// A record as the three pieces to append (header, payload, CRC), so that a
+// large payload is written from the caller's buffer, never copied.
+struct RecordParts {
+  std::string header;        // kRecordHeaderSize bytes
+  std::string_view payload;  // the caller's bytes: must outlive the parts
+  std::string crc;           // 4 bytes: CRC-32 of header + payload
+  uint32_t whole_crc = 0;    // CRC-32 of all three (for the pack's running CRC)
+  uint64_t size() const { return header.size() + payload.size() + crc.size(); }
+};
+// Reads the payload once (for its CRC).
+RecordParts EncodeRecordParts(const RecordHeader& h, std::string_view payload);
+// Header, payload and CRC as one string (tests and small records).
 std::string EncodeRecord(const RecordHeader& h, std::string_view payload);
 // Parses the fixed header at the start of `bytes` (>= kRecordHeaderSize).
 // Corruption if the magic or lengths are impossible.

@@ -1,5 +1,7 @@
 // Repository::Create and Repository::Open: the header, validation of the
 // path and settings, the owner lock.
+#include <sys/resource.h>
+
 #include <memory>
 
 #include "filenames.h"
@@ -122,6 +124,17 @@ Status Repository::Open(const std::string& path, const OpenOptions& options, std
   return OpenLocked(path, options, std::move(lock), out);
 }
 
+Status RaiseOpenFileLimit(uint64_t* soft) {
+  struct rlimit rl {};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return Status::IOError("getrlimit(RLIMIT_NOFILE)", errno);
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return Status::IOError("setrlimit(RLIMIT_NOFILE)", errno);
+  }
+  *soft = rl.rlim_cur;
+  return Status::OK();
+}
+
 Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLock>* lock) {
   std::string holder;
   Status s = env->LockFile(fn::LockPath(path), lock, &holder);
@@ -146,6 +159,8 @@ Status OpenLocked(const std::string& path, const OpenOptions& options, std::uniq
   if (options.max_chunk_size != 0) ctx->settings.max_chunk_size = options.max_chunk_size;
   if (options.compression_level >= 0) ctx->settings.compression_level = options.compression_level;
   if (!(s = ValidateSettings(ctx->settings)).ok()) return s;
+  size_t max_files = options.max_open_files != 0 ? options.max_open_files : FileCache::DefaultCapacity();
+  ctx->files = std::make_unique<FileCache>(ctx->env, max_files);
   auto repo = std::make_unique<RepositoryImpl>(std::move(ctx));
   if (!(s = repo->OpenShards(std::move(lock))).ok()) return s;
   *out = std::move(repo);

@@ -50,9 +50,10 @@ Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Diges
   Shard& shard = *shards_[d.shard()];
   ChunkLocation loc;
   if (!shard.Find(d, &loc) || shard.IsDamaged(d)) {  // compress outside the shard lock
-    std::string stored;
-    uint8_t codec = codec::Encode(data, ctx_->settings.compression_level, &stored);
-    Status s = shard.Append(d, static_cast<uint32_t>(data.size()), codec, stored, &result->was_new);
+    std::string compressed;
+    uint8_t codec = codec::Encode(data, ctx_->settings.compression_level, &compressed);
+    std::string_view payload = codec == format::kCodecRaw ? data : std::string_view(compressed);
+    Status s = shard.Append(d, static_cast<uint32_t>(data.size()), codec, payload, &result->was_new);
     if (!s.ok()) return Fail(s);
   }
   if (result->was_new) puts_++;
@@ -84,22 +85,49 @@ Status RepositoryImpl::Sync() {
   if (ctx_->read_only) return Status::OK();
   const uint64_t mine = ctx_->appends.load();
   std::lock_guard<std::mutex> l(sync_mu_);
+  Digest lost;
   // A round that started after our puts covered them (and left nothing to publish).
-  if (mine <= synced_appends_ && !sync_failed_ && !publish_pending_) return Status::OK();
+  if (mine <= synced_appends_ && !sync_failed_ && !publish_pending_ && !ctx_->AnyLost(&lost)) return Status::OK();
   const uint64_t covering = ctx_->appends.load();
-  Status first;
-  bool any_pending = false;
-  for (auto& shard : shards_) {
-    bool pending = false;
-    Status s = shard->Sync(false, &pending);
-    any_pending |= pending;
-    if (!s.ok() && first.ok()) first = s;
-  }
-  publish_pending_ = any_pending;
+  Status first = SyncShards(&publish_pending_);
   syncs_++;
+  if (first.ok() && ctx_->AnyLost(&lost)) {
+    first = Status::IOError("chunk " + lost.ToHex() +
+                                " was lost before it became durable (its pack failed to sync); store it again",
+                            EIO);
+  }
   sync_failed_ = !first.ok();
   if (first.ok()) synced_appends_ = covering;
   return Fail(first);
+}
+
+// REQUIRES: sync_mu_ held. Syncs every shard that has work, several at a
+// time (their fsyncs overlap; ext4 commits them in one journal transaction).
+Status RepositoryImpl::SyncShards(bool* publish_pending) {
+  std::vector<Shard*> dirty;
+  for (auto& shard : shards_) {
+    if (shard->needs_sync()) dirty.push_back(shard.get());
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> any_pending{false};
+  std::mutex first_mu;
+  Status first;
+  auto work = [&] {
+    for (size_t i; (i = next++) < dirty.size();) {
+      bool pending = false;
+      Status s = dirty[i]->Sync(false, &pending);
+      if (pending) any_pending = true;
+      std::lock_guard<std::mutex> fl(first_mu);
+      if (!s.ok() && first.ok()) first = s;
+    }
+  };
+  std::vector<std::thread> helpers;
+  const size_t extra = std::min(dirty.size(), kSyncThreads) - (dirty.empty() ? 0 : 1);
+  for (size_t t = 0; t < extra; ++t) helpers.emplace_back(work);
+  work();
+  for (auto& t : helpers) t.join();
+  *publish_pending = any_pending;
+  return first;
 }
 
 RepoStats RepositoryImpl::GetStats() {

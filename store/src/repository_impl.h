@@ -5,6 +5,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "chunkfs/repository.h"
 #include "shard.h"
@@ -38,6 +40,10 @@ class RepositoryImpl final : public Repository {
   Shard& shard(uint8_t i) { return *shards_[i]; }
 
  private:
+  Status SyncShards(bool* publish_pending);
+  // Shards synced at once by one Sync round (this thread and helpers).
+  static constexpr size_t kSyncThreads = 4;
+
   Status Fail(Status s) {
     if (!s.ok()) ctx_->errors++;
     return s;

@@ -38,11 +38,16 @@ Shard::~Shard() { Close(); }
 
 std::string Shard::DatPath(uint64_t id) const { return fn::Join(dir_, fn::DatName(id)); }
 std::string Shard::IdxPath(uint64_t id) const { return fn::Join(dir_, fn::IdxName(id)); }
+std::shared_ptr<PackFile> Shard::MakePackFile(uint64_t id) const {
+  return std::make_shared<PackFile>(ctx_->files.get(), DatPath(id), id);
+}
 
 // ---------------------------------------------------------------- loading
 
 Status Shard::Open() {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  // Not shared with readers yet; write_mu_ (not mu_: sealing at recovery
+  // takes mu_ itself) keeps the invariants of the writing code.
+  std::lock_guard<std::mutex> w(write_mu_);
   std::vector<FrozenPack> frozen;
   std::vector<Unsealed> unsealed;
   Status s = LoadAll(&frozen, &unsealed);
@@ -50,7 +55,7 @@ Status Shard::Open() {
   for (auto& p : frozen) AddFrozen(std::move(p));
   if (ctx_->read_only) {
     for (auto& u : unsealed) {
-      AddFrozen(FreezeEntries(std::make_shared<PackFile>(ctx_->env, DatPath(u.id), u.id), u.id, u.entries,
+      AddFrozen(FreezeEntries(MakePackFile(u.id), u.id, u.entries,
                               u.valid_end, u.crc, false));
     }
     ctx_->env->GetDirVersion(dir_, &dir_version_);
@@ -157,7 +162,7 @@ Status Shard::LoadIdxFile(uint64_t id, std::shared_ptr<const IdxTable>* idx) {
 
 Status Shard::LoadSealed(uint64_t id, const records::Trailer& t, std::vector<FrozenPack>* frozen) {
   const std::string path = DatPath(id);
-  auto file = std::make_shared<PackFile>(ctx_->env, path, id);
+  auto file = MakePackFile(id);
   std::shared_ptr<const IdxTable> idx;
   Status s = LoadIdxFile(id, &idx);
   if (s.ok()) {
@@ -295,14 +300,15 @@ void Shard::FilterAdd(const Digest& d) {
 
 // Sized for twice what the shard holds, so that growth is amortised.
 void Shard::RebuildFilter() {
-  uint64_t n = active_ ? active_->entries.size() : 0;
+  uint64_t n = 0;
+  for (const auto& p : open_) n += p->entries.size();
   for (const auto& p : frozen_) n += p.idx->count();
   filter_.Reset(2 * n);
   for (const auto& p : frozen_) {
     for (uint32_t i = 0; i < p.idx->count(); ++i) filter_.Add(p.idx->At(i).digest);
   }
-  if (active_) {
-    for (const auto& [d, e] : active_->entries) filter_.Add(d);
+  for (const auto& p : open_) {
+    for (const auto& [d, e] : p->entries) filter_.Add(d);
   }
 }
 
@@ -314,41 +320,39 @@ Status Shard::FinishRecovery(std::vector<Unsealed> unsealed) {
     bool newest = i + 1 == unsealed.size();
     Unsealed& u = unsealed[i];
     if (u.damaged) {  // never written to again; repair deals with it
-      AddFrozen(FreezeEntries(std::make_shared<PackFile>(ctx_->env, DatPath(u.id), u.id), u.id, u.entries,
-                              u.valid_end, u.crc, false));
+      AddFrozen(FreezeEntries(MakePackFile(u.id), u.id, u.entries, u.valid_end, u.crc, false));
       continue;
     }
     Status s = ResumePack(std::move(u));
     if (!s.ok()) return s;
-    if (!newest || active_->size >= ctx_->settings.pack_size_limit) {
-      std::string path = active_->file->path();
-      if (!(s = SealActive()).ok()) {
-        ctx_->Log("recovery: could not seal " + path + ": " + s.ToString());
-        if (active_) RetireActive();
-      }
-    }
+    OpenPack& p = *open_.back();
+    if (newest && p.size < ctx_->settings.pack_size_limit) continue;
+    p.full = true;
+    std::string path = p.file->path();
+    if (!(s = SealOldest()).ok()) ctx_->Log("recovery: could not seal " + path + " (will retry): " + s.ToString());
   }
+  needs_sync_ = !open_.empty();
   return Status::OK();
 }
 
 Status Shard::ResumePack(Unsealed u) {
-  auto a = std::make_unique<ActivePack>();
-  a->file = std::make_shared<PackFile>(ctx_->env, DatPath(u.id), u.id);
-  Status s = ctx_->env->NewAppendableFile(DatPath(u.id), &a->writer);
+  auto p = std::make_unique<OpenPack>();
+  p->file = MakePackFile(u.id);
+  Status s = ctx_->env->NewAppendableFile(DatPath(u.id), &p->writer);
   if (!s.ok()) return s;
   for (const auto& e : u.entries) {
-    if (e.digest.shard() == id_) a->entries.emplace(e.digest, e);  // a record of another shard is not ours
+    if (e.digest.shard() == id_) p->entries.emplace(e.digest, e);  // a record of another shard is not ours
   }
-  for (const auto& [d, e] : a->entries) {
+  for (const auto& [d, e] : p->entries) {
     bytes_raw_ += e.raw_len;
     bytes_stored_ += e.stored_len;
   }
-  a->size = a->synced_size = u.valid_end;
-  a->crc = u.crc;
-  a->idx_dirty = true;
-  a->dir_unsynced = true;  // we cannot know; the next Sync makes sure
-  active_ = std::move(a);
-  for (const auto& [d, e] : active_->entries) FilterAdd(d);
+  p->size = p->synced_size = u.valid_end;
+  p->crc = u.crc;
+  p->idx_dirty = true;
+  p->dir_unsynced = true;  // we cannot know; the next Sync makes sure
+  for (const auto& [d, e] : p->entries) FilterAdd(d);
+  open_.push_back(std::move(p));
   return Status::OK();
 }
 
@@ -356,10 +360,10 @@ Status Shard::ResumePack(Unsealed u) {
 
 bool Shard::FindLocked(const Digest& d, ChunkLocation* loc) const {
   if (!filter_.MayContain(d)) return false;
-  if (active_) {
-    auto it = active_->entries.find(d);
-    if (it != active_->entries.end()) {
-      *loc = {active_->file, it->second};
+  for (auto p = open_.rbegin(); p != open_.rend(); ++p) {
+    auto it = (*p)->entries.find(d);
+    if (it != (*p)->entries.end()) {
+      *loc = {(*p)->file, it->second};
       return true;
     }
   }
@@ -382,14 +386,21 @@ bool Shard::Find(const Digest& d, ChunkLocation* loc) {
   return FindLocked(d, loc);
 }
 
+bool Shard::RefreshIfChanged() {
+  bool changed = false;
+  return Refresh(&changed).ok() && changed;
+}
+
 // Read-only: reloads the pack list if the directory changed, or if the last
 // look was over a second ago (directory mtimes are coarse).
-bool Shard::RefreshIfChanged() {
+Status Shard::Refresh(bool* changed) {
+  *changed = false;
   std::lock_guard<std::mutex> rl(refresh_mu_);
   uint64_t version = 0;
-  ctx_->env->GetDirVersion(dir_, &version);
+  Status s = ctx_->env->GetDirVersion(dir_, &version);
+  if (!s.ok() && s.err() != ENOENT) return s;
   auto now = std::chrono::steady_clock::now();
-  if (version == dir_version_ && now - last_refresh_ < std::chrono::seconds(1)) return false;
+  if (version == dir_version_ && now - last_refresh_ < std::chrono::seconds(1)) return Status::OK();
   // Sealed packs never change: keep their loaded idx instead of re-reading.
   std::map<uint64_t, FrozenPack> sealed;
   {
@@ -401,34 +412,36 @@ bool Shard::RefreshIfChanged() {
   std::vector<FrozenPack> frozen;
   std::vector<Unsealed> unsealed;
   reuse_sealed_ = &sealed;
-  Status s = LoadAll(&frozen, &unsealed);
+  s = LoadAll(&frozen, &unsealed);
   reuse_sealed_ = nullptr;
-  if (!s.ok()) return false;
+  if (!s.ok()) return s.WithContext("reading " + dir_);
   std::unique_lock<std::shared_mutex> l(mu_);
   frozen_.clear();
   filter_.Reset(0);
   bytes_raw_ = bytes_stored_ = 0;
   for (auto& p : frozen) AddFrozen(std::move(p));
-  for (auto& u : unsealed) {
-    AddFrozen(FreezeEntries(std::make_shared<PackFile>(ctx_->env, DatPath(u.id), u.id), u.id, u.entries,
-                            u.valid_end, u.crc, false));
-  }
+  for (auto& u : unsealed) AddFrozen(FreezeEntries(MakePackFile(u.id), u.id, u.entries, u.valid_end, u.crc, false));
   dir_version_ = version;
   last_refresh_ = now;
-  return true;
+  *changed = true;
+  return Status::OK();
 }
 
-void Shard::CollectDigests(std::vector<Digest>* out) {
+Status Shard::CollectDigests(std::vector<Digest>* out) {
+  Status s;
+  bool changed = false;
+  if (ctx_->read_only) s = Refresh(&changed);
   size_t first = out->size();
   {
     std::shared_lock<std::shared_mutex> l(mu_);
     for (const auto& p : frozen_) p.idx->AppendDigests(out);
-    if (active_) {
-      for (const auto& [d, e] : active_->entries) out->push_back(d);
+    for (const auto& p : open_) {
+      for (const auto& [d, e] : p->entries) out->push_back(d);
     }
   }
   std::sort(out->begin() + first, out->end());
   out->erase(std::unique(out->begin() + first, out->end()), out->end());
+  return s;
 }
 
 ShardCounts Shard::GetCounts() {
@@ -439,264 +452,13 @@ ShardCounts Shard::GetCounts() {
     if (p.idx->header().sealed) c.packs_sealed++;
     else c.packs_open++;
   }
-  if (active_) {
-    c.chunks += active_->entries.size();
+  for (const auto& p : open_) {
+    c.chunks += p->entries.size();
     c.packs_open++;
   }
   c.bytes_raw = bytes_raw_;
   c.bytes_stored = bytes_stored_;
   return c;
-}
-
-// ---------------------------------------------------------------- writing
-
-Status Shard::StartPack() {
-  Env* env = ctx_->env;
-  Status s;
-  if (!dir_exists_) {
-    if (!(s = env->CreateDir(dir_)).ok()) return s;
-    if (!(s = env->SyncDir(fn::ShardsDir(ctx_->repo))).ok()) return s;
-    dir_exists_ = true;
-  }
-  uint64_t id = ctx_->next_pack_id++;
-  auto a = std::make_unique<ActivePack>();
-  a->file = std::make_shared<PackFile>(env, DatPath(id), id);
-  if (!(s = env->NewWritableFile(DatPath(id), &a->writer)).ok()) return s;
-  std::string head = records::EncodePackHeader(id_, id);
-  if (!(s = a->writer->Append(head)).ok()) {
-    a->writer.reset();
-    env->RemoveFile(DatPath(id));
-    return s;
-  }
-  a->size = head.size();
-  a->crc = Crc32(head);
-  a->dir_unsynced = true;
-  active_ = std::move(a);
-  return Status::OK();
-}
-
-Status Shard::Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::string_view stored,
-                     bool* was_new) {
-  std::unique_lock<std::shared_mutex> l(mu_);
-  ChunkLocation loc;
-  *was_new = false;
-  if (FindLocked(d, &loc) && !damaged_.count(d)) return Status::OK();
-  records::RecordHeader h{codec, raw_len, static_cast<uint32_t>(stored.size()), d};
-  Status s = AppendRecord(h, records::EncodeRecord(h, stored));
-  if (!s.ok()) return s;
-  *was_new = true;
-  if (active_->size >= ctx_->settings.pack_size_limit) {
-    std::string path = active_->file->path();
-    Status ss = SealActive();
-    if (!ss.ok()) {  // the chunk stays stored; the seal is retried later
-      ctx_->errors++;
-      ctx_->Log("sealing " + path + " failed (will retry): " + ss.ToString());
-      if (!FindLocked(d, &loc)) return ss;
-    }
-  }
-  return Status::OK();
-}
-
-Status Shard::AppendRecord(const records::RecordHeader& h, const std::string& rec) {
-  Status s;
-  if (!active_ && !(s = StartPack()).ok()) return s;
-  if (!(s = active_->writer->Append(rec)).ok()) {
-    // The tail is unknown after a failed (maybe short) write: cut it back.
-    if (!ctx_->env->Truncate(active_->file->path(), active_->size).ok()) RetireAfterFailedCut();
-    return s;
-  }
-  IdxEntry e{h.digest, active_->size, h.raw_len, h.stored_len, h.codec};
-  active_->entries.insert_or_assign(h.digest, e);  // replaces a damaged copy
-  damaged_.erase(h.digest);
-  ctx_->appends++;
-  FilterAdd(h.digest);
-  active_->size += rec.size();
-  active_->crc = Crc32(rec, active_->crc);
-  active_->idx_dirty = true;
-  bytes_raw_ += h.raw_len;
-  bytes_stored_ += h.stored_len;
-  return Status::OK();
-}
-
-std::vector<IdxEntry> Shard::SortedActiveEntries() const {
-  std::vector<IdxEntry> v;
-  v.reserve(active_->entries.size());
-  for (const auto& [d, e] : active_->entries) v.push_back(e);
-  std::sort(v.begin(), v.end(), [](const IdxEntry& a, const IdxEntry& b) { return a.digest < b.digest; });
-  return v;
-}
-
-// Sync order: records (.dat) -> idx (temp, fsync, rename, fsync dir) ->
-// trailer (+ fsync). A crash before the trailer leaves an unsealed pack
-// that recovery seals again.
-Status Shard::SealActive() {
-  Status s = SyncActive();
-  if (!s.ok()) return s;
-  ActivePack& a = *active_;
-  uint64_t id = a.file->id();
-  std::vector<IdxEntry> entries = SortedActiveEntries();
-  IdxHeader h{id, id_, true, a.size, a.crc, static_cast<uint32_t>(entries.size())};
-  std::string bytes;
-  if (!(s = EncodeIdx(h, entries, &bytes)).ok()) return s;  // asserts sort order
-  if (!(s = ctx_->env->WriteFileAtomic(dir_, fn::IdxName(id), bytes)).ok()) return s;
-  records::Trailer t{h.count, a.crc, a.size};
-  if (!(s = a.writer->Append(records::EncodeTrailer(t))).ok()) {
-    if (!ctx_->env->Truncate(a.file->path(), a.size).ok()) RetireActive();  // records synced above
-    return s;
-  }
-  s = a.writer->Sync();
-  a.writer->Close();
-  std::shared_ptr<const IdxTable> idx;
-  if (!LoadIdxFile(id, &idx).ok()) {
-    std::unique_ptr<IdxTable> t2;
-    IdxTable::FromBytes(std::move(bytes), &t2);
-    idx = std::move(t2);
-  }
-  frozen_.push_back({a.file, idx});
-  active_.reset();
-  return s;  // a failed trailer fsync: recovery re-checks the pack at open
-}
-
-Status Shard::SyncActive() {
-  ActivePack& a = *active_;
-  Status s;
-  if (a.synced_size < a.size) {
-    if (!(s = a.writer->Sync()).ok()) {
-      ctx_->errors++;
-      ctx_->Log("fsync of " + a.file->path() + " failed: " + s.ToString() +
-                "; the pack takes no more chunks and its unsynced chunks are copied to a new pack");
-      CopyForwardUnsynced();
-      return s;
-    }
-    a.synced_size = a.size;
-  }
-  if (a.dir_unsynced) {
-    if (!(s = ctx_->env->SyncDir(dir_)).ok()) return s;
-    a.dir_unsynced = false;
-  }
-  return Status::OK();
-}
-
-// After a failed fsync the kernel may have dropped the pack's dirty pages and
-// a later fsync could wrongly succeed, so the pack is never trusted to sync
-// again: it is retired, and every record written since its last good sync is
-// read back (CRC-checked) and appended to a fresh pack, which the next Sync
-// makes durable. A record that cannot be read back is forgotten, so that a
-// later Put of that content stores it again instead of deduplicating.
-void Shard::CopyForwardUnsynced() {
-  std::unique_ptr<ActivePack> old = std::move(active_);
-  std::vector<std::pair<IdxEntry, std::string>> moved;
-  std::vector<IdxEntry> keep;
-  for (const auto& [d, e] : old->entries) {
-    if (e.offset + kRecordOverhead + e.stored_len <= old->synced_size) {
-      keep.push_back(e);
-      continue;
-    }
-    std::string rec;
-    bytes_raw_ -= e.raw_len;
-    bytes_stored_ -= e.stored_len;
-    if (old->file->ReadRecordBytes(e, &rec).ok()) moved.emplace_back(e, std::move(rec));
-    else ctx_->Log("lost unsynced chunk " + d.ToHex() + " (could not read it back)");
-  }
-  old->writer->Close();
-  frozen_.push_back(FreezeEntries(old->file, old->file->id(), keep, old->synced_size, 0, false));
-  for (const auto& [e, rec] : moved) {
-    records::RecordHeader h{e.codec, e.raw_len, e.stored_len, e.digest};
-    Status s = AppendRecord(h, rec);
-    if (!s.ok()) ctx_->Log("lost unsynced chunk " + e.digest.ToHex() + ": " + s.ToString());
-  }
-}
-
-// Publishes the active pack's idx for read-only readers. Not synced: the
-// writer rebuilds it from the .dat at open, so its loss costs nothing.
-Status Shard::PublishActiveIdx() {
-  ActivePack& a = *active_;
-  std::vector<IdxEntry> entries = SortedActiveEntries();
-  IdxHeader h{a.file->id(), id_, false, a.size, a.crc, static_cast<uint32_t>(entries.size())};
-  std::string bytes;
-  Status s = EncodeIdx(h, entries, &bytes);
-  if (!s.ok()) return s;
-  std::string tmp = IdxPath(a.file->id()) + fn::kTmpSuffix;
-  std::unique_ptr<WritableFile> f;
-  if (!(s = ctx_->env->NewWritableFile(tmp, &f)).ok()) return s;
-  s = f->Append(bytes);
-  Status c = f->Close();
-  if (s.ok()) s = c;
-  if (s.ok()) s = ctx_->env->RenameFile(tmp, IdxPath(a.file->id()));
-  if (!s.ok()) ctx_->env->RemoveFile(tmp);
-  else a.idx_dirty = false;
-  return s;
-}
-
-// A failed append whose tail could not be cut back: the pack takes no more
-// records. Its records are made durable first (fsync), or, if that fails,
-// copied to a new pack, so that a later Sync never acknowledges them falsely.
-void Shard::RetireAfterFailedCut() {
-  std::shared_ptr<PackFile> pack = active_->file;
-  Status s = SyncActive();  // a failed fsync copies forward by itself
-  if (!active_ || active_->file != pack) return;
-  if (s.ok()) {
-    RetireActive();
-    return;
-  }
-  active_->synced_size = 0;  // its folder entry is not durable: copy everything
-  CopyForwardUnsynced();
-}
-
-void Shard::MarkDamaged(const Digest& d) {
-  std::unique_lock<std::shared_mutex> l(mu_);
-  damaged_.insert(d);
-}
-
-bool Shard::IsDamaged(const Digest& d) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  return damaged_.count(d) > 0;
-}
-
-// Stops appending to the active pack (its tail is in an unknown state); its
-// entries stay readable. Recovery at the next open cuts the tail.
-void Shard::RetireActive() {
-  ActivePack& a = *active_;
-  std::vector<IdxEntry> entries;
-  for (const auto& [d, e] : a.entries) entries.push_back(e);
-  a.writer->Close();
-  frozen_.push_back(FreezeEntries(a.file, a.file->id(), entries, a.size, 0, false));
-  active_.reset();
-}
-
-Status Shard::Sync(bool force_publish, bool* publish_pending) {
-  std::unique_lock<std::shared_mutex> l(mu_);
-  *publish_pending = false;
-  if (!active_) return Status::OK();
-  Status s = SyncActive();
-  if (!s.ok()) return s;
-  if (active_->size >= ctx_->settings.pack_size_limit) return SealActive();  // a retried seal
-  if (!active_->idx_dirty) return Status::OK();
-  // Publishing costs a file creation and a rename: at most once a second
-  // per shard, unless forced (Close). What is pending is published by a
-  // later Sync (the mount's flusher calls Sync every interval).
-  auto now = std::chrono::steady_clock::now();
-  if (!force_publish && now - active_->published_at < kPublishInterval) {
-    *publish_pending = true;
-    return Status::OK();
-  }
-  if (!(s = PublishActiveIdx()).ok()) {
-    ctx_->Log("publishing " + IdxPath(active_->file->id()) + " failed: " + s.ToString());
-    *publish_pending = true;
-  }
-  active_->published_at = now;
-  return Status::OK();
-}
-
-Status Shard::Close() {
-  bool pending;
-  Status s = Sync(true, &pending);
-  std::unique_lock<std::shared_mutex> l(mu_);
-  if (active_) {
-    active_->writer->Close();
-    active_.reset();
-  }
-  return s;
 }
 
 }  // namespace chunkfs

@@ -1,13 +1,23 @@
 // One of the 256 shards: the packs of the chunks whose digest starts with
-// one byte value, the active pack being appended to, and their indexes.
+// one byte value, the open packs being appended to, and their indexes.
 //
-// Thread safety: every public method may be called from any thread. mu_ is a
-// reader/writer lock: Find and CollectDigests take it shared; Append, Sync
-// and sealing take it exclusive. Shards never take each other's locks.
-// Invariant: every entry reachable from frozen_ or active_ refers to a
+// Code: loading, recovery and lookups in shard.cc; appending, syncing,
+// sealing and publishing in shard_writer.cc.
+//
+// Thread safety: every public method may be called from any thread.
+// Two locks, always taken in this order:
+//  - write_mu_ serialises the writers of the shard (Append, Sync, Close) and
+//    is held across their disk I/O: write, fsync, seal, idx publication.
+//  - mu_ is a reader/writer lock over what lookups see (frozen_, the open
+//    packs' entry maps, filter_, damaged_, the byte counters). Find and
+//    CollectDigests take it shared; writers take it exclusively only for
+//    in-memory updates, never across disk I/O, so a lookup or a read never
+//    waits for another operation's disk I/O.
+// Invariant: every entry reachable from frozen_ or open_ refers to a
 // complete, checksummed record in its .dat (never to a torn tail).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <cstdint>
@@ -52,16 +62,22 @@ class Shard {
   // the directory changed (so it sees the writer's newly published idx).
   bool Find(const Digest& d, ChunkLocation* loc);
   // Appends a record unless the digest is already stored (*was_new false).
-  Status Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::string_view stored,
+  // The record is encoded and checksummed before any lock is taken, and
+  // written from `payload` without a copy. A pack that fills up is sealed
+  // by the next Sync, not here.
+  Status Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::string_view payload,
                 bool* was_new);
-  // Makes appended records durable and publishes the active pack's idx for
-  // read-only readers (at most every kPublishInterval unless force_publish;
+  // Makes appended records durable, seals full packs and publishes the
+  // active pack's idx for read-only readers (at most every kPublishInterval unless force_publish;
   // *publish_pending tells whether a publication was left for later).
   Status Sync(bool force_publish, bool* publish_pending);
+  bool needs_sync() const { return needs_sync_.load(); }
   static constexpr std::chrono::milliseconds kPublishInterval{1000};
   Status Close();
-  // Appends this shard's digests, sorted and unique, to *out.
-  void CollectDigests(std::vector<Digest>* out);
+  // Appends this shard's digests, sorted and unique, to *out. A read-only
+  // shard first looks for newly published packs; an error doing so is
+  // returned (the digests already known are still appended).
+  Status CollectDigests(std::vector<Digest>* out);
   ShardCounts GetCounts();
   // A chunk whose stored copy failed verification: the next Append of the
   // same content stores it again instead of deduplicating against it.
@@ -76,13 +92,17 @@ class Shard {
     std::shared_ptr<PackFile> file;
     std::shared_ptr<const IdxTable> idx;
   };
-  struct ActivePack {
+  // A pack with a writer: the active one (takes appends) or a full one
+  // waiting for its seal. Fields other than `file` and `entries` are the
+  // writer's (write_mu_); `entries` changes only with both locks held.
+  struct OpenPack {
     std::shared_ptr<PackFile> file;
     std::unique_ptr<WritableFile> writer;
     std::unordered_map<Digest, IdxEntry, DigestHash> entries;
     uint64_t size = 0;         // bytes written (all valid records)
     uint64_t synced_size = 0;  // bytes known durable
     uint32_t crc = 0;          // CRC-32 of [0, size)
+    bool full = false;         // takes no more appends; sealed by the next Sync
     bool dir_unsynced = false; // the .dat's directory entry is not durable yet
     bool idx_dirty = false;    // the published idx is behind `entries`
     std::chrono::steady_clock::time_point published_at{};
@@ -115,26 +135,40 @@ class Shard {
   void RebuildFilter();
   bool FindLocked(const Digest& d, ChunkLocation* loc) const;
   bool RefreshIfChanged();
+  Status Refresh(bool* changed);
 
-  // REQUIRES: mu_ held exclusively (or the shard not yet shared).
-  Status StartPack();
-  Status SealActive();
-  Status SyncActive();
+  std::shared_ptr<PackFile> MakePackFile(uint64_t id) const;
+
+  // Writing (shard_writer.cc). REQUIRES: write_mu_ held (or the shard not
+  // yet shared); they take mu_ themselves for in-memory updates.
+  OpenPack* Active() const { return !open_.empty() && !open_.back()->full ? open_.back().get() : nullptr; }
+  Status NewPack(std::unique_ptr<OpenPack>* out);
+  Status AppendRecord(const records::RecordHeader& h, const records::RecordParts& rec);
+  Status AppendToPack(OpenPack* p, const records::RecordHeader& h, const records::RecordParts& rec);
+  Status SyncPack(size_t i);
+  Status SealOldest();
   Status PublishActiveIdx();
-  Status AppendRecord(const records::RecordHeader& h, const std::string& rec);
-  void RetireActive();
-  void RetireAfterFailedCut();
-  void CopyForwardUnsynced();
-  std::vector<IdxEntry> SortedActiveEntries() const;
+  void Rescue(size_t i);
+  void RetireAfterFailedCut(OpenPack* p);
+  Status Retire(size_t i, uint64_t valid_end);
+  size_t IndexOf(const OpenPack* p) const;
+  std::vector<IdxEntry> SortedEntries(const OpenPack& p) const;
 
   StoreContext* const ctx_;
   const uint8_t id_;
   const std::string dir_;
   uint64_t max_pack_id_ = 0;
 
+  std::mutex write_mu_;                  // see the top of this file
   mutable std::shared_mutex mu_;
   std::vector<FrozenPack> frozen_;       // oldest first
-  std::unique_ptr<ActivePack> active_;   // writer only
+  // Writer only: packs with a writer, oldest first. All but the last are
+  // full; the last is the active pack unless it is full too.
+  std::vector<std::unique_ptr<OpenPack>> open_;
+  // Set (under write_mu_) when the shard has work for Sync: unsynced bytes,
+  // a pending seal or idx publication. Read without locks by the repository
+  // to skip clean shards.
+  std::atomic<bool> needs_sync_{false};
   std::set<Digest> damaged_;             // seen corrupt by a read (small: damage is rare)
   DigestFilter filter_;                  // over every digest in frozen_ and active_
   uint64_t bytes_raw_ = 0, bytes_stored_ = 0;

@@ -5,10 +5,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "chunkfs/env.h"
 #include "chunkfs/repository.h"
+#include "file_cache.h"
 
 namespace chunkfs {
 
@@ -26,9 +30,37 @@ struct StoreContext {
   // dedup hit on a record not yet synced always sees it (group commit).
   std::atomic<uint64_t> appends{0};
 
+  // Open pack files for reads, bounded (OpenOptions::max_open_files).
+  std::unique_ptr<FileCache> files;
+
   void Log(const std::string& msg) const {
     if (log) log(msg);
   }
+
+  // Chunks whose record was dropped before it became durable (its pack
+  // failed to sync and the record could not be read back to be written
+  // again). While any is left, every Sync fails: a Sync that returned OK
+  // would acknowledge a chunk that is gone. Storing the chunk again (a Put
+  // of the same content) clears it. Thread safety: any thread.
+  void NoteLost(const Digest& d) {
+    std::lock_guard<std::mutex> l(lost_mu_);
+    lost_.insert(d);
+  }
+  void ClearLost(const Digest& d) {
+    std::lock_guard<std::mutex> l(lost_mu_);
+    lost_.erase(d);
+  }
+  // True if a chunk is lost; *first gets one of them.
+  bool AnyLost(Digest* first) const {
+    std::lock_guard<std::mutex> l(lost_mu_);
+    if (lost_.empty()) return false;
+    *first = *lost_.begin();
+    return true;
+  }
+
+ private:
+  mutable std::mutex lost_mu_;
+  std::set<Digest> lost_;
 };
 
 }  // namespace chunkfs

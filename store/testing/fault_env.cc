@@ -20,6 +20,30 @@ using Content = std::shared_ptr<const std::string>;
 struct Inode {
   std::string data;
   Content durable = std::make_shared<const std::string>();
+  // Byte ranges [first, second) whose write-back failed (a failed Sync):
+  // as on Linux, those dirty pages are marked clean and never reach the
+  // disk through this file, though readers still see them in `data`. A
+  // later Sync succeeds but makes the old durable bytes (zeros past the old
+  // end) durable there.
+  std::vector<std::pair<uint64_t, uint64_t>> lost;
+
+  // What a successful Sync makes durable now.
+  std::string SyncedContent() const {
+    std::string out = data;
+    for (auto [from, to] : lost) {
+      for (uint64_t i = from; i < to && i < out.size(); ++i) {
+        out[i] = i < durable->size() ? (*durable)[i] : '\0';
+      }
+    }
+    return out;
+  }
+  // A Sync failed: every byte not yet durable is lost.
+  void LoseDirtyBytes() {
+    uint64_t same = 0;
+    const std::string& d = *durable;
+    while (same < d.size() && same < data.size() && d[same] == data[same]) ++same;
+    if (same < data.size()) lost.emplace_back(same, data.size());
+  }
 };
 using InodePtr = std::shared_ptr<Inode>;
 using Entries = std::map<std::string, InodePtr>;
@@ -88,6 +112,17 @@ struct FaultEnv::Impl : std::enable_shared_from_this<FaultEnv::Impl> {
   uint64_t epoch = 0;  // bumped by PowerCut/Restore: older objects are dead
   int64_t syncs = 0;
   std::function<void(int64_t)> sync_callback;
+  std::function<void(const std::string&)> before_sync;
+
+  // Runs the before-sync hook (if any) without holding mu.
+  void BeforeSync(const std::string& path) {
+    std::function<void(const std::string&)> hook;
+    {
+      std::lock_guard<std::recursive_mutex> lock(mu);
+      hook = before_sync;
+    }
+    if (hook) hook(path);
+  }
   std::vector<Rule> rules;
   bool short_write = false;
   uint64_t space_limit = 0;
@@ -201,13 +236,15 @@ class FaultWritableFile final : public WritableFile {
   }
 
   Status Sync() override {
+    env_->BeforeSync(path_);
     std::lock_guard<std::recursive_mutex> lock(env_->mu);
     Status s = CheckAliveLocked("fdatasync");
     if (!s.ok()) return s;
     if (int err = env_->CheckFaultLocked(FaultOp::kSync); err != 0) {
+      inode_->LoseDirtyBytes();
       return Err("fdatasync", path_, err);
     }
-    inode_->durable = std::make_shared<const std::string>(inode_->data);
+    inode_->durable = std::make_shared<const std::string>(inode_->SyncedContent());
     env_->NoteSyncLocked();
     return Status::OK();
   }
@@ -267,6 +304,56 @@ class FaultMappedFile final : public MappedFile {
 
  private:
   const std::string content_;
+};
+
+// A temporary file: its bytes live in the object (no directory lists it).
+class FaultTempFile final : public TempFile {
+ public:
+  FaultTempFile(std::shared_ptr<FaultEnv::Impl> env, std::string what)
+      : env_(std::move(env)), what_(std::move(what)), epoch_(env_->epoch) {}
+
+  Status Write(uint64_t offset, std::string_view data) override {
+    std::lock_guard<std::recursive_mutex> lock(env_->mu);
+    if (int err = CheckLocked(FaultOp::kTempWrite)) return Err("pwrite", what_, err);
+    if (data.empty()) return Status::OK();
+    if (data_.size() < offset + data.size()) data_.resize(offset + data.size(), '\0');
+    data_.replace(static_cast<size_t>(offset), data.size(), data);
+    return Status::OK();
+  }
+
+  Status Read(uint64_t offset, size_t n, char* buf, size_t* got) const override {
+    std::lock_guard<std::recursive_mutex> lock(env_->mu);
+    *got = 0;
+    if (int err = CheckLocked(FaultOp::kTempRead)) return Err("pread", what_, err);
+    if (offset < data_.size()) *got = data_.copy(buf, n, static_cast<size_t>(offset));
+    return Status::OK();
+  }
+
+  Status Truncate(uint64_t size) override {
+    std::lock_guard<std::recursive_mutex> lock(env_->mu);
+    if (int err = CheckLocked(FaultOp::kTempWrite)) return Err("ftruncate", what_, err);
+    data_.resize(static_cast<size_t>(size), '\0');
+    return Status::OK();
+  }
+
+  Status Size(uint64_t* size) const override {
+    std::lock_guard<std::recursive_mutex> lock(env_->mu);
+    if (epoch_ != env_->epoch) return Err("fstat", what_, EIO);
+    *size = data_.size();
+    return Status::OK();
+  }
+
+ private:
+  // EIO after a power cut, else the injected error of `op` (or 0).
+  int CheckLocked(FaultOp op) const {
+    if (epoch_ != env_->epoch) return EIO;
+    return env_->CheckFaultLocked(op);
+  }
+
+  const std::shared_ptr<FaultEnv::Impl> env_;
+  const std::string what_;
+  const uint64_t epoch_;
+  std::string data_;  // guarded by env_->mu
 };
 
 class FaultFileLock final : public FileLock {
@@ -469,6 +556,7 @@ Status FaultEnv::Truncate(const std::string& path, uint64_t size) {
 }
 
 Status FaultEnv::SyncDir(const std::string& dir) {
+  impl_->BeforeSync(dir);
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   const std::string norm = Normalize(dir);
   if (int err = impl_->CheckFaultLocked(FaultOp::kSyncDir); err != 0) {
@@ -505,9 +593,26 @@ Status FaultEnv::LockFile(const std::string& path, std::unique_ptr<FileLock>* lo
   return Status::OK();
 }
 
+Status FaultEnv::NewTempFile(const std::string& dir, std::unique_ptr<TempFile>* out) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  const std::string norm = Normalize(dir);
+  const std::string what = "a temporary file in " + norm;
+  if (int err = impl_->CheckFaultLocked(FaultOp::kTempCreate); err != 0) return Err("open", what, err);
+  if (impl_->FindDirLocked(norm) == nullptr) {
+    return Err("open", what, impl_->FindFileLocked(norm) != nullptr ? ENOTDIR : ENOENT);
+  }
+  out->reset(new FaultTempFile(impl_, what));
+  return Status::OK();
+}
+
 int64_t FaultEnv::sync_count() const {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   return impl_->syncs;
+}
+
+void FaultEnv::SetBeforeSyncHook(std::function<void(const std::string& path)> hook) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  impl_->before_sync = std::move(hook);
 }
 
 void FaultEnv::SetSyncCallback(std::function<void(int64_t sync_index)> callback) {
@@ -519,7 +624,10 @@ void FaultEnv::PowerCut() {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   for (auto& [path, dir] : impl_->dirs) {
     dir.entries = dir.durable_entries;
-    for (auto& [name, inode] : dir.entries) inode->data = *inode->durable;
+    for (auto& [name, inode] : dir.entries) {
+      inode->data = *inode->durable;
+      inode->lost.clear();
+    }
   }
   impl_->KillProcessLocked();
 }

@@ -15,6 +15,12 @@
 //    disappear. Every object opened before the cut (writable files, random
 //    access files) fails with EIO from then on; locks are released (the
 //    process that held them is dead). Mapped files keep their copy.
+//  - A failed WritableFile::Sync() models Linux: the file's bytes that were
+//    not yet durable are "lost" (their dirty pages are marked clean): readers
+//    still see them, but no later Sync of the file ever makes them durable.
+//    A later Sync succeeds anyway and makes the old durable bytes (zeros
+//    past the old end) durable in their place. So code that simply retries
+//    a failed fsync loses data at the next power cut, as it would on Linux.
 //  - Truncate() and NewWritableFile()'s truncation change `data` only: like
 //    any content change they are durable after the next Sync of that file.
 //
@@ -58,6 +64,9 @@ enum class FaultOp {
   kRead,       // RandomAccessFile::Read / Env::NewMappedFile
   kRemove,     // Env::RemoveFile
   kCreateDir,  // Env::CreateDir
+  kTempCreate,  // Env::NewTempFile
+  kTempWrite,   // TempFile::Write / TempFile::Truncate
+  kTempRead,    // TempFile::Read
   kAny,        // any of the above (op_count(kAny): all of them)
 };
 
@@ -95,6 +104,10 @@ class FaultEnv final : public Env {
   // LockFile of the path is Busy with *holder = "pid 0 (in-process)".
   Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock,
                   std::string* holder) override;
+  // In memory; the directory must exist. Temporary files are not on any
+  // directory's list and do not count against the space limit (inject
+  // ENOSPC with kTempWrite); after a power cut they fail with EIO.
+  Status NewTempFile(const std::string& dir, std::unique_ptr<TempFile>* out) override;
 
   // Durability.
   // Number of successful sync points (Sync() + SyncDir()) so far.
@@ -102,6 +115,10 @@ class FaultEnv final : public Env {
   // Called after each successful sync point with its 1-based index (the new
   // sync_count()). Pass nullptr to remove.
   void SetSyncCallback(std::function<void(int64_t sync_index)> callback);
+  // Called at the start of every WritableFile::Sync() and SyncDir(), with
+  // the path, before the env's lock is taken: it may block, as a slow disk
+  // would (a test then checks what does or does not wait). nullptr removes.
+  void SetBeforeSyncHook(std::function<void(const std::string& path)> hook);
   // Loses power now (see the model above).
   void PowerCut();
   // What a power cut right now would leave.

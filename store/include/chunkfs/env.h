@@ -30,6 +30,10 @@ class WritableFile {
   // written (a short write): the caller must treat the file's tail as unknown
   // and truncate back to a known size before appending again.
   virtual Status Append(std::string_view data) = 0;
+  // Appends parts[0..n) in order, as one Append of their concatenation
+  // would (same failure rules). PosixEnv writes them with writev(2), so a
+  // caller need not copy a large payload to add a header and a checksum.
+  virtual Status AppendV(const std::string_view* parts, size_t n);
   // Makes the file's content durable (fdatasync).
   virtual Status Sync() = 0;
   virtual Status Close() = 0;
@@ -51,6 +55,25 @@ class MappedFile {
   virtual ~MappedFile() = default;
   virtual const char* data() const = 0;
   virtual size_t size() const = 0;
+};
+
+// An unnamed scratch file (Env::NewTempFile): positional reads and writes,
+// never synced, gone when the object is destroyed or the process dies. The
+// mount keeps uploads that do not fit its memory budget in one.
+//
+// Thread safety: one thread at a time (the caller locks).
+class TempFile {
+ public:
+  virtual ~TempFile() = default;
+  // Writes all of `data` at `offset`, extending the file (a gap reads as
+  // zeros) or fails; a failed write may have written part of `data`.
+  virtual Status Write(uint64_t offset, std::string_view data) = 0;
+  // Reads up to n bytes at offset into buf; *got gets the count (fewer than
+  // n only at the end of the file). On failure *got is unspecified.
+  virtual Status Read(uint64_t offset, size_t n, char* buf, size_t* got) const = 0;
+  // Sets the size: shorter drops the tail, longer reads as zeros.
+  virtual Status Truncate(uint64_t size) = 0;
+  virtual Status Size(uint64_t* size) const = 0;
 };
 
 // Held while a process owns a repository; the kernel drops it when the
@@ -95,6 +118,14 @@ class Env {
   // wrote into the file (its pid). Writes our pid into the file.
   virtual Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock,
                           std::string* holder) = 0;
+
+  // Creates an unnamed temporary file in the directory `dir` (which must
+  // exist). PosixEnv uses O_TMPFILE, or where the file system lacks it a
+  // file made by mkstemp and unlinked at once. The default: NotSupported.
+  virtual Status NewTempFile(const std::string& dir, std::unique_ptr<TempFile>* out) {
+    (void)out;
+    return Status::NotSupported("no temporary files in this Env (" + dir + ")");
+  }
 
   // Convenience helpers built on the calls above.
   Status ReadFileToString(const std::string& path, std::string* out);

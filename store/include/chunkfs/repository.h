@@ -46,6 +46,10 @@ struct OpenOptions {
   // Overrides for this open only (0 / -1: use the header's value).
   uint32_t max_chunk_size = 0;
   int compression_level = -1;
+  // Pack files kept open for reads at most (a least-recently-used cache,
+  // like LevelDB's max_open_files); 0: derived from RLIMIT_NOFILE (see
+  // RaiseOpenFileLimit). A writer also keeps one pack per shard open.
+  size_t max_open_files = 0;
   // Receives one line per recovery action and ignored stray file.
   std::function<void(const std::string&)> log;
 };
@@ -89,6 +93,11 @@ class DigestIterator {
   virtual Status status() const = 0;
 };
 
+// Raises the soft RLIMIT_NOFILE of the process to its hard limit (as a
+// program serving many packs should at start); *soft gets the new soft
+// limit. Call before opening a repository so that max_open_files 0 sees it.
+Status RaiseOpenFileLimit(uint64_t* soft);
+
 class Repository {
  public:
   // Creates a new, empty repository at `path` (created if missing; must be
@@ -115,8 +124,12 @@ class Repository {
     ChunkInfo info;
     return Stat(digest, &info).ok();
   }
-  // Makes every chunk Put before this call durable. Concurrent callers share
-  // one round of fsyncs (group commit).
+  // Makes every chunk Put before this call durable; OK only if they all are.
+  // Concurrent callers share one round of fsyncs (group commit); the dirty
+  // shards are synced in parallel, and lookups and reads never wait for it.
+  // If a chunk Put earlier was lost before it became durable (a failed
+  // fsync whose records could not be written again), every Sync fails until
+  // that chunk is Put again.
   virtual Status Sync() = 0;
   virtual std::unique_ptr<DigestIterator> NewIterator() = 0;
   virtual RepoStats GetStats() = 0;

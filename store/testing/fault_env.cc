@@ -461,6 +461,7 @@ Status FaultEnv::GetChildren(const std::string& dir, std::vector<std::string>* n
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   names->clear();
   const std::string norm = Normalize(dir);
+  if (int err = impl_->CheckFaultLocked(FaultOp::kList); err != 0) return Err("opendir", norm, err);
   Dir* d = impl_->FindDirLocked(norm);
   if (d == nullptr) {
     return Err("opendir", norm, impl_->FindFileLocked(norm) != nullptr ? ENOTDIR : ENOENT);

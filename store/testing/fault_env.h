@@ -67,6 +67,7 @@ enum class FaultOp {
   kTempCreate,  // Env::NewTempFile
   kTempWrite,   // TempFile::Write / TempFile::Truncate
   kTempRead,    // TempFile::Read
+  kList,        // Env::GetChildren
   kAny,        // any of the above (op_count(kAny): all of them)
 };
 

@@ -411,7 +411,7 @@ TEST_F(FaultEnvTest, InjectedErrorOnEachOp) {
                  Case{FaultOp::kSyncDir, EIO}, Case{FaultOp::kRename, EIO},
                  Case{FaultOp::kCreate, ENOSPC}, Case{FaultOp::kTruncate, EIO},
                  Case{FaultOp::kRead, EIO}, Case{FaultOp::kRemove, EIO},
-                 Case{FaultOp::kCreateDir, ENOSPC}}) {
+                 Case{FaultOp::kCreateDir, ENOSPC}, Case{FaultOp::kList, EIO}}) {
     SCOPED_TRACE(static_cast<int>(c.op));
     ASSERT_TRUE(WriteFile(&env_, "/d/a", "abc", false).ok());
     env_.InjectError(c.op, c.err);
@@ -453,6 +453,11 @@ TEST_F(FaultEnvTest, InjectedErrorOnEachOp) {
       case FaultOp::kCreateDir:
         s = env_.CreateDir("/d/newdir");
         break;
+      case FaultOp::kList: {
+        std::vector<std::string> names;
+        s = env_.GetChildren("/d", &names);
+        break;
+      }
       case FaultOp::kTempCreate:  // temp files: tests/env/temp_file_test.cc
       case FaultOp::kTempWrite:
       case FaultOp::kTempRead:

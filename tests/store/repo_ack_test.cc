@@ -122,5 +122,28 @@ TEST_F(AckTest, DedupHitOnLostRecordIsNotAcknowledged) {
   EXPECT_FALSE(repo->Sync().ok());
 }
 
+// A listing that could not read an index says so (DigestIterator::status)
+// instead of silently skipping a shard.
+TEST_F(AckTest, ListingReportsAnIndexReadError) {
+  CreateRepo(1 << 20);
+  auto writer = Open();
+  PutMany(writer.get(), 6, 1);
+  ASSERT_TRUE(writer->Sync().ok());
+  auto reader = Open(/*read_only=*/true);
+  PutMany(writer.get(), 6, 100);  // the reader must look at the shard folders again
+  ASSERT_TRUE(writer->Close().ok());
+  env_.InjectError(FaultOp::kList, EIO, 0, -1);
+  auto it = reader->NewIterator();
+  while (it->Valid()) it->Next();
+  EXPECT_FALSE(it->status().ok()) << "a shard folder could not be read, yet the listing looked complete";
+  EXPECT_EQ(it->status().err(), EIO);
+  env_.ClearFaults();
+  it = reader->NewIterator();
+  size_t n = 0;
+  for (; it->Valid(); it->Next()) ++n;
+  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  EXPECT_EQ(n, 12u);
+}
+
 }  // namespace
 }  // namespace chunkfs

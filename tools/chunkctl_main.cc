@@ -26,8 +26,10 @@ struct Command {
 constexpr Command kCommands[] = {
     {"init", "REPO [--pack-size N] [--max-chunk N] [--compression L]",
      "create an empty repository (sizes take K, M, G suffixes; L is 0..9)", RunInit},
-    {"put", "REPO FILE...", "store each FILE ('-' is stdin), print '<digest>  <file>'", RunPut},
-    {"get", "REPO DIGEST [-o FILE]", "write a chunk to stdout or FILE", RunGet},
+    {"put", "REPO FILE...", "store each regular FILE ('-': stdin); print '<digest>  <file>' lines once all are synced",
+     RunPut},
+    {"get", "REPO DIGEST [-o FILE]", "write a chunk to stdout or FILE (symlinks followed; devices, FIFOs written into)",
+     RunGet},
     {"ls", "REPO", "list all digests in order", RunLs},
     {"stat", "REPO DIGEST", "show a chunk's raw size, stored size and codec", RunStat},
     {"check", "REPO [--read-data]", "verify every file (and with --read-data every chunk); exit 1 on damage", RunCheck},

@@ -1,8 +1,6 @@
-// chunkctl helpers: argument parsing, one-line errors, file input and output.
+// chunkctl helpers: argument parsing, one-line errors, opening a repository.
 #include "cli.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,47 +29,6 @@ std::string OneLine(std::string_view text) {
 
 chunkfs::Status ErrnoStatus(const std::string& what, int err) {
   return chunkfs::Status::IOError(what, err);
-}
-
-// Reads until EOF or until more than max_size bytes arrived.
-chunkfs::Status ReadFd(int fd, const std::string& name, uint64_t max_size, std::string* out) {
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("read " + name, errno);
-    if (n == 0) return chunkfs::Status::OK();
-    out->append(buf, static_cast<size_t>(n));
-    if (out->size() > max_size) {
-      return chunkfs::Status::TooLarge(name + ": larger than the repository's maximum chunk size (" +
-                                       std::to_string(max_size) + " bytes)");
-    }
-  }
-}
-
-std::string DirName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-std::string BaseName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// Writes and syncs `data` into the open temp file `fd`, then renames it.
-chunkfs::Status FinishTemp(int fd, const std::string& tmp, const std::string& path,
-                           std::string_view data) {
-  chunkfs::Status s = WriteAll(fd, data, "write " + tmp);
-  mode_t mask = umask(0);
-  umask(mask);
-  if (s.ok() && fchmod(fd, 0666 & ~mask) != 0) s = ErrnoStatus("chmod " + tmp, errno);
-  if (s.ok() && fsync(fd) != 0) s = ErrnoStatus("fsync " + tmp, errno);
-  if (close(fd) != 0 && s.ok()) s = ErrnoStatus("close " + tmp, errno);
-  if (s.ok() && rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus("rename " + tmp, errno);
-  return s;
 }
 
 }  // namespace
@@ -166,10 +123,11 @@ bool ParseDigestArg(const std::string& text, chunkfs::Digest* out) {
   return false;
 }
 
-chunkfs::Status OpenRepo(const std::string& path, bool read_only,
-                         std::unique_ptr<chunkfs::Repository>* out) {
+chunkfs::Status OpenRepo(const std::string& path, bool read_only, std::unique_ptr<chunkfs::Repository>* out,
+                         chunkfs::Env* env) {
   chunkfs::OpenOptions options;
   options.read_only = read_only;
+  options.env = env;
   return chunkfs::Repository::Open(path, options, out);
 }
 
@@ -183,29 +141,6 @@ int OpenRepoForDigest(const std::string& cmd, const Args& args, std::unique_ptr<
   return kExitOk;
 }
 
-chunkfs::Status ReadInput(const std::string& path, uint64_t max_size, std::string* out) {
-  out->clear();
-  if (path == "-") return ReadFd(0, "stdin", max_size, out);
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open " + path, errno);
-  struct stat st;
-  chunkfs::Status s;
-  if (fstat(fd, &st) != 0) {
-    s = ErrnoStatus("stat " + path, errno);
-  } else if (S_ISDIR(st.st_mode)) {
-    s = ErrnoStatus("read " + path, EISDIR);
-  } else if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_size) {
-    s = chunkfs::Status::TooLarge(path + ": " + std::to_string(st.st_size) +
-                                  " bytes, larger than the repository's maximum chunk size (" +
-                                  std::to_string(max_size) + " bytes)");
-  } else {
-    if (S_ISREG(st.st_mode)) out->reserve(static_cast<size_t>(st.st_size));
-    s = ReadFd(fd, path, max_size, out);
-  }
-  close(fd);
-  return s;
-}
-
 chunkfs::Status WriteAll(int fd, std::string_view data, const std::string& what) {
   while (!data.empty()) {
     ssize_t n = write(fd, data.data(), data.size());
@@ -214,15 +149,6 @@ chunkfs::Status WriteAll(int fd, std::string_view data, const std::string& what)
     data.remove_prefix(static_cast<size_t>(n));
   }
   return chunkfs::Status::OK();
-}
-
-chunkfs::Status WriteFileReplacing(const std::string& path, std::string_view data) {
-  std::string tmp = DirName(path) + "/." + BaseName(path) + ".chunkctl-XXXXXX";
-  int fd = mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("create temporary file for " + path, errno);
-  chunkfs::Status s = FinishTemp(fd, tmp, path, data);
-  if (!s.ok()) unlink(tmp.c_str());
-  return s;
 }
 
 }  // namespace chunkctl

@@ -1,4 +1,4 @@
-// Shared helpers of chunkctl: argument parsing, error reporting, input files.
+// Shared helpers of chunkctl: argument parsing, error reporting, opening a repository.
 //
 // Every error is reported as exactly one line on stderr,
 // "chunkctl: <what>: <why>", and a non-zero exit status: kExitUsage for bad
@@ -54,8 +54,9 @@ int UsageError(std::string_view what, std::string_view why);
 // Parses a digest argument; on failure prints a usage error.
 bool ParseDigestArg(const std::string& text, chunkfs::Digest* out);
 
-chunkfs::Status OpenRepo(const std::string& path, bool read_only,
-                         std::unique_ptr<chunkfs::Repository>* out);
+// Opens the repository at `path` through `env` (nullptr: the real file system).
+chunkfs::Status OpenRepo(const std::string& path, bool read_only, std::unique_ptr<chunkfs::Repository>* out,
+                         chunkfs::Env* env = nullptr);
 
 // For "CMD REPO DIGEST": checks the two positionals, parses the digest and
 // opens the repository read-only. Returns kExitOk, or the exit status to
@@ -63,15 +64,7 @@ chunkfs::Status OpenRepo(const std::string& path, bool read_only,
 int OpenRepoForDigest(const std::string& cmd, const Args& args, std::unique_ptr<chunkfs::Repository>* repo,
                       chunkfs::Digest* digest);
 
-// Reads a file ("-" is stdin) of at most `max_size` bytes.
-// A larger input gives TooLarge without reading it all.
-chunkfs::Status ReadInput(const std::string& path, uint64_t max_size, std::string* out);
-
 // Writes all of `data` to file descriptor `fd`.
 chunkfs::Status WriteAll(int fd, std::string_view data, const std::string& what);
-
-// Writes `data` to `path` through a temporary file in the same directory,
-// synced and renamed into place: a failure leaves nothing half-written.
-chunkfs::Status WriteFileReplacing(const std::string& path, std::string_view data);
 
 }  // namespace chunkctl

@@ -1,17 +1,28 @@
 // Runs the built chunkctl through the "done when" scenario (at CI
 // size) and through its error cases: exit status 2 for a bad command line,
 // 1 for a failure, and exactly one "chunkctl: ..." line on stderr.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "chunkfs/digest.h"
 
@@ -41,6 +52,24 @@ std::string ReadFile(const std::string& path) {
 void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+// True unless another process holds the flock on `path` (the repository lock).
+bool LockIsFree(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;  // no lock file: nobody holds it
+  bool free = flock(fd, LOCK_EX | LOCK_NB) == 0;
+  close(fd);  // drops our lock at once
+  return free;
+}
+
+// Names in `dir` that look like chunkctl's temporary files.
+std::vector<std::string> Leftovers(const std::string& dir) {
+  std::vector<std::string> out;
+  for (auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().find(".chunkctl-") != std::string::npos) out.push_back(e.path());
+  }
+  return out;
 }
 
 class ChunkctlTest : public ::testing::Test {
@@ -102,6 +131,11 @@ class ChunkctlTest : public ::testing::Test {
     }
     EXPECT_EQ(out.size(), files.size());
     return out;
+  }
+  // Stores `data` (from a file named "payload"), returns its digest.
+  std::string PutData(const std::string& data) {
+    WriteFile(Sub("payload"), data);
+    return Put({Sub("payload")})[Sub("payload")];
   }
 
   std::string dir_;
@@ -238,8 +272,11 @@ TEST_F(ChunkctlTest, FailuresExitOne) {
   EXPECT_TRUE(FailsWith(Run({"ls", dir_}), 1));  // not a repository
   EXPECT_TRUE(FailsWith(Run({"put", Sub("repo"), Sub("no-such-file")}), 1));
   EXPECT_TRUE(FailsWith(Run({"put", Sub("repo"), dir_}), 1));  // a directory
+  Result r = Run({"put", Sub("repo"), "/dev/null"});
+  EXPECT_TRUE(FailsWith(r, 1));
+  EXPECT_NE(r.err.find("/dev/null is a character device, not a regular file"), std::string::npos) << r.err;
   WriteFile(Sub("big"), std::string((1 << 20) + 1, 'b'));
-  Result r = Run({"put", Sub("repo"), Sub("big")});
+  r = Run({"put", Sub("repo"), Sub("big")});
   EXPECT_TRUE(FailsWith(r, 1));
   EXPECT_NE(r.err.find("large"), std::string::npos) << r.err;
   r = Run({"ls", Sub("repo")});
@@ -269,14 +306,187 @@ TEST_F(ChunkctlTest, FailedGetLeavesNoOutputFile) {
   Result r = Run({"put", Sub("repo"), Sub("f")});
   ASSERT_EQ(r.exit_code, 0);
   std::string digest = r.out.substr(0, 64);
-  EXPECT_TRUE(FailsWith(Run({"get", Sub("repo"), digest, "-o", Sub("nodir/out")}), 1));
+  r = Run({"get", Sub("repo"), digest, "-o", Sub("nodir/out")});
+  EXPECT_TRUE(FailsWith(r, 1));
+  EXPECT_NE(r.err.find("create " + Sub("nodir/out") + ": No such file or directory"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(Sub("nodir")));
-  // An existing file is replaced whole.
+  // An existing file is replaced whole, atomically (a new inode renamed over it), and keeps its mode.
   WriteFile(Sub("dest/out"), "old old old old old");
+  ASSERT_EQ(chmod(Sub("dest/out").c_str(), 0640), 0);
+  struct stat before, after;
+  ASSERT_EQ(stat(Sub("dest/out").c_str(), &before), 0);
   r = Run({"get", Sub("repo"), digest, "--output", Sub("dest/out")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFile(Sub("dest/out")), "payload");
+  ASSERT_EQ(stat(Sub("dest/out").c_str(), &after), 0);
+  EXPECT_NE(after.st_ino, before.st_ino) << "written in place, not replaced";
+  EXPECT_EQ(after.st_mode & 07777, 0640u);
   EXPECT_EQ(std::distance(fs::directory_iterator(Sub("dest")), fs::directory_iterator()), 1);
+}
+
+TEST_F(ChunkctlTest, GetRefusesADirectoryOrAnEmptyNameNamingIt) {
+  Init();
+  std::string digest = PutData("payload");
+  fs::create_directory(Sub("dir"));
+  Result r = Run({"get", Sub("repo"), digest, "-o", Sub("dir")});
+  EXPECT_TRUE(FailsWith(r, 1));
+  EXPECT_NE(r.err.find(Sub("dir") + ": Is a directory"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(".chunkctl-"), std::string::npos) << "names the temporary file: " << r.err;
+  EXPECT_TRUE(fs::is_empty(Sub("dir")));
+  r = Run({"get", Sub("repo"), digest, "-o", ""});
+  EXPECT_TRUE(FailsWith(r, 2));
+  EXPECT_NE(r.err.find("-o '': expected a file name"), std::string::npos) << r.err;
+  EXPECT_TRUE(Leftovers(dir_).empty());
+}
+
+TEST_F(ChunkctlTest, GetIntoAFullDeviceFailsWithEnospcAndKeepsTheDevice) {
+  Init();
+  std::string digest = PutData("payload");
+  // Our own node of /dev/full's device: a broken chunkctl can only replace this one.
+  if (mknod(Sub("full").c_str(), S_IFCHR | 0666, makedev(1, 7)) != 0) GTEST_SKIP() << "mknod: " << strerror(errno);
+  fs::create_symlink("full", Sub("full-link"));
+  for (const std::string& target : {Sub("full"), Sub("full-link")}) {
+    Result r = Run({"get", Sub("repo"), digest, "-o", target});
+    EXPECT_TRUE(FailsWith(r, 1)) << target;
+    EXPECT_NE(r.err.find("write " + target + ": IO error: write " + target + ": No space left on device"),
+              std::string::npos)
+        << r.err;
+  }
+  struct stat st;
+  ASSERT_EQ(lstat(Sub("full").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(1, 7));
+  EXPECT_TRUE(fs::is_symlink(Sub("full-link")));
+  EXPECT_TRUE(Leftovers(dir_).empty());
+}
+
+TEST_F(ChunkctlTest, GetFollowsSymlinksAndKeepsThemLinks) {
+  Init();
+  std::string digest = PutData("payload");
+  fs::create_directory(Sub("a"));
+  fs::create_directory(Sub("b"));
+  WriteFile(Sub("b/real"), "old content");
+  fs::create_symlink("../b/hop", Sub("a/lnk"));  // relative links: each from its own directory
+  fs::create_symlink("real", Sub("b/hop"));
+  Result r = Run({"get", Sub("repo"), digest, "-o", Sub("a/lnk")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(fs::is_symlink(Sub("a/lnk")));
+  EXPECT_EQ(fs::read_symlink(Sub("a/lnk")), "../b/hop");
+  EXPECT_TRUE(fs::is_symlink(Sub("b/hop")));
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(Sub("b/real"))));
+  EXPECT_EQ(ReadFile(Sub("b/real")), "payload");
+
+  // A dangling link: the file it names is created, the link stays.
+  fs::create_symlink("made", Sub("b/dangling"));
+  r = Run({"get", Sub("repo"), digest, "-o", Sub("b/dangling")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(Sub("b/dangling")));
+  EXPECT_EQ(ReadFile(Sub("b/made")), "payload");
+
+  // A link to our stdout (as /dev/stdout is): the output lands where stdout goes.
+  fs::create_symlink("/proc/self/fd/1", Sub("stdout-link"));
+  r = Run({"get", Sub("repo"), digest, "-o", Sub("stdout-link")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "payload");
+  EXPECT_TRUE(fs::is_symlink(Sub("stdout-link")));
+  EXPECT_TRUE(Leftovers(Sub("a")).empty());
+  EXPECT_TRUE(Leftovers(Sub("b")).empty());
+}
+
+TEST_F(ChunkctlTest, GetIntoAFifoWritesThroughIt) {
+  Init();
+  std::mt19937_64 rng(3);
+  std::string data = RandomBytes(300000, rng);  // several pipe buffers
+  std::string digest = PutData(data);
+  ASSERT_EQ(mkfifo(Sub("fifo").c_str(), 0600), 0);
+  // Opened without blocking before chunkctl runs, so its open for writing succeeds at once. poll() reports
+  // nothing until a writer has come (data) and gone (POLLHUP).
+  int rfd = open(Sub("fifo").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(rfd, 0);
+  std::string got;
+  std::thread reader([&] {
+    pollfd p{rfd, POLLIN, 0};
+    char buf[1 << 16];
+    for (;;) {
+      if (poll(&p, 1, -1) < 0 && errno != EINTR) return;
+      ssize_t n = read(rfd, buf, sizeof(buf));
+      if (n > 0) got.append(buf, static_cast<size_t>(n));
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;  // writer gone
+    }
+  });
+  Result r = Run({"get", Sub("repo"), digest, "-o", Sub("fifo")}, "", "timeout 60 ");
+  // If chunkctl never opened the FIFO, come and go as a writer so that the reader ends (through our descriptor:
+  // a broken chunkctl may have put a regular file at the FIFO's path).
+  int wfd = open(("/proc/self/fd/" + std::to_string(rfd)).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (wfd >= 0) close(wfd);
+  reader.join();
+  close(rfd);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data);
+  struct stat st;
+  ASSERT_EQ(lstat(Sub("fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_TRUE(Leftovers(dir_).empty());
+}
+
+TEST_F(ChunkctlTest, PutOfAFifoFailsAtOnceWithoutTakingTheLock) {
+  Init();
+  ASSERT_EQ(mkfifo(Sub("fifo").c_str(), 0600), 0);
+  WriteFile(Sub("good"), "good");
+  std::atomic<bool> finished{false}, fed{false}, locked_while_read{false};
+  // Plays the FIFO's writer so that even a chunkctl that reads the FIFO cannot hang the test: once a reader has it
+  // open (an open for writing then succeeds), notes whether the repository is locked, writes and closes.
+  std::thread writer([&] {
+    while (!finished) {
+      int fd = open(Sub("fifo").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // ENXIO while nobody reads
+      if (fd < 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));  // poll until chunkctl exits
+        continue;
+      }
+      locked_while_read = !LockIsFree(Sub("repo/lock"));
+      if (write(fd, "fifo", 4) != 4) ADD_FAILURE() << "write to the FIFO: " << strerror(errno);
+      close(fd);
+      fed = true;
+      return;
+    }
+  });
+  Result r = Run({"put", Sub("repo"), Sub("fifo"), Sub("good")}, "", "timeout 60 ");
+  finished = true;
+  writer.join();
+  EXPECT_TRUE(FailsWith(r, 1));  // 124: timed out
+  EXPECT_NE(r.err.find("put " + Sub("fifo") + ": Invalid argument: " + Sub("fifo") + " is a FIFO"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fed) << "chunkctl opened the FIFO";
+  EXPECT_FALSE(locked_while_read) << "chunkctl read the FIFO holding the repository lock";
+  EXPECT_EQ(r.out, chunkfs::Sha256("good").ToHex() + "  " + Sub("good") + "\n");
+}
+
+TEST_F(ChunkctlTest, PutReadsAPipeOnStdinWholeBeforeTakingTheLock) {
+  Init();
+  std::signal(SIGPIPE, SIG_IGN);  // a chunkctl that exits early gives EPIPE, not a dead test
+  ASSERT_EQ(mkfifo(Sub("in").c_str(), 0600), 0);
+  std::mt19937_64 rng(4);
+  std::string data = RandomBytes(1 << 20, rng);  // many times a pipe buffer
+  bool locked_while_read = true;
+  std::thread writer([&] {
+    int fd = open(Sub("in").c_str(), O_WRONLY | O_CLOEXEC);  // waits for the shell to open chunkctl's stdin
+    if (fd < 0) {
+      ADD_FAILURE() << "open: " << strerror(errno);
+      return;
+    }
+    // When this write returns, chunkctl has read all but a pipe buffer of it and waits for the rest.
+    bool ok = write(fd, data.data(), data.size() - 1) == static_cast<ssize_t>(data.size() - 1);
+    locked_while_read = !LockIsFree(Sub("repo/lock"));
+    ok = ok && write(fd, data.data() + data.size() - 1, 1) == 1;
+    if (!ok) ADD_FAILURE() << "write to chunkctl: " << strerror(errno);
+    close(fd);
+  });
+  Result r = Run({"put", Sub("repo"), "-"}, Sub("in"), "timeout 60 ");
+  writer.join();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(locked_while_read) << "chunkctl read stdin holding the repository lock";
+  EXPECT_EQ(r.out, chunkfs::Sha256(data).ToHex() + "  -\n");
 }
 
 TEST_F(ChunkctlTest, PutWhileAnotherProcessHoldsTheLockFailsBusy) {

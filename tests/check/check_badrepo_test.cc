@@ -85,6 +85,10 @@ TEST_F(BadRepoTest, NoPermission) {
   const int uid = root ? 65534 : -1;
   fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   auto before = TreeHashes(Repo());
+  const std::string input = dir_.Sub("input.bin");  // a regular file every user can read
+  WriteFileOrDie(input, "content to put");
+  fs::permissions(input, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                             fs::perms::others_read);
   if (root) {
     CliResult probe = RunChunkctl({"--version"}, "/tmp", uid);
     if (probe.exit_code != 0) GTEST_SKIP() << "cannot run chunkctl as uid 65534 (exit " << probe.exit_code << ")";
@@ -92,7 +96,7 @@ TEST_F(BadRepoTest, NoPermission) {
   // 1. The repository folder is unreadable: every command fails clearly.
   fs::permissions(Repo(), fs::perms::none);
   for (auto args : std::vector<std::vector<std::string>>{
-           {"check", Repo()}, {"repair", Repo()}, {"ls", Repo()}, {"put", Repo(), "/dev/null"}}) {
+           {"check", Repo()}, {"repair", Repo()}, {"ls", Repo()}, {"put", Repo(), input}}) {
     CliResult cli = RunChunkctl(args, "/tmp", uid);
     EXPECT_EQ(cli.exit_code, 1) << args[0] << ": " << cli.out << cli.err;
     EXPECT_NE(cli.err.find("Permission denied"), std::string::npos) << args[0] << ": " << cli.err;
@@ -108,7 +112,7 @@ TEST_F(BadRepoTest, NoPermission) {
     cli = RunChunkctl({"ls", Repo()}, "/tmp", uid);
     EXPECT_EQ(cli.exit_code, 0) << cli.err;
     EXPECT_EQ(std::count(cli.out.begin(), cli.out.end(), '\n'), static_cast<long>(chunks_.size()));
-    for (auto args : std::vector<std::vector<std::string>>{{"repair", Repo()}, {"put", Repo(), "/dev/null"}}) {
+    for (auto args : std::vector<std::vector<std::string>>{{"repair", Repo()}, {"put", Repo(), input}}) {
       cli = RunChunkctl(args, "/tmp", uid);
       EXPECT_EQ(cli.exit_code, 1) << args[0] << ": " << cli.out << cli.err;
       EXPECT_NE(cli.err.find("Permission denied"), std::string::npos) << args[0] << ": " << cli.err;

@@ -451,6 +451,10 @@ int ChunkFs::Removexattr(fuse_ino_t ino, const char* name) {
 
 // ----------------------------------------------------------------- commit
 
+std::shared_ptr<Upload> ChunkFs::NewUpload() {
+  return std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_, config_.env);
+}
+
 int ChunkFs::PutContent(std::string_view content, const Digest* expected, CommitResult* result) {
   if (config_.read_only || !repo_) return EROFS;
   PutResult pr;
@@ -504,7 +508,7 @@ int ChunkFs::Commit(const std::shared_ptr<Node>& node, Upload& upload) {
       [&](std::string_view content, CommitResult* r) {
         return PutContent(content, verify ? &expected : nullptr, r);
       },
-      &res, &did_put);
+      &res, &did_put, &commit_gate_);
   if (err != 0) {
     if (did_put) counters_.commit_errors.fetch_add(1, std::memory_order_relaxed);
     return err;

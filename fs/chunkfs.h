@@ -40,6 +40,8 @@ struct FsConfig {
   uint64_t flush_interval_ms = 5000;
   bool read_only = false;
   std::string tmp_dir;  // REPO/tmp: where uploads spill
+  Env* env = nullptr;   // spill files go through it (nullptr: Env::Default())
+  unsigned commit_slots = 0;  // large commits at once (CommitGate; 0: one per core)
   uint32_t uid = 0;     // owner of the fixed inodes and of chunks
   uint32_t gid = 0;
 };
@@ -250,6 +252,8 @@ class ChunkFs {
   int Commit(const std::shared_ptr<Node>& node, Upload& upload);
   // Stores `content`; maps the store's status to an errno.
   int PutContent(std::string_view content, const Digest* expected, CommitResult* result);
+  // A new, empty upload of this mount (its budget, spill directory and Env).
+  std::shared_ptr<Upload> NewUpload();
   // Ends a writer's use of the node's upload (release).
   void ReleaseUpload(FileHandle& h);
 
@@ -273,6 +277,7 @@ class ChunkFs {
   // uploads they hold give their memory back to it when destroyed, also at
   // a shutdown while files are still open (SIGTERM during a copy).
   WriteBudget budget_;
+  CommitGate commit_gate_{config_.commit_slots};  // bounds large commits (Commit)
   std::unique_ptr<Repository> repo_;
   uint64_t max_chunk_ = 16u << 20;
   InodeTable inodes_;

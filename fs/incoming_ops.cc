@@ -140,6 +140,7 @@ int ChunkFs::OpenIncoming(const std::shared_ptr<Node>& node, int flags, bool cre
   h->kind = FileHandle::Kind::kUpload;
   h->upload = std::move(up);
   h->commits = true;
+  fi->direct_io = 1;  // each write() one request: a write past max_chunk fails whole (MOUNT.md)
   fi->fh = handles_.Add(std::move(h));
   return 0;
 }
@@ -150,7 +151,7 @@ int ChunkFs::JoinUpload(const std::shared_ptr<Node>& node, bool empty, std::shar
   bool installed = false;
   while (!node->upload) {
     if (empty || !node->committed || node->size == 0) {
-      node->upload = std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_);
+      node->upload = NewUpload();
       installed = true;
       break;
     }
@@ -162,7 +163,7 @@ int ChunkFs::JoinUpload(const std::shared_ptr<Node>& node, bool empty, std::shar
     l.unlock();
     ChunkCache::Content content;
     if (int err = LoadChunk(digest, &content)) return err;
-    auto fresh = std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_);
+    auto fresh = NewUpload();
     if (int err = fresh->SetInitialContent(*content)) return err;
     if (after_load_hook_) after_load_hook_();
     l.lock();
@@ -221,7 +222,7 @@ int ChunkFs::Create(const fuse_ctx* ctx, fuse_ino_t parent, const char* name, mo
       auto h = std::make_shared<FileHandle>();
       h->kind = FileHandle::Kind::kUpload;
       h->node = node;
-      h->upload = std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_);
+      h->upload = NewUpload();
       // Created through this handle: its flush commits even if it was opened
       // O_RDONLY (open(O_CREAT|O_RDONLY) makes an empty file).
       h->commits = true;
@@ -230,6 +231,7 @@ int ChunkFs::Create(const fuse_ctx* ctx, fuse_ino_t parent, const char* name, mo
       node->opens = 1;
       FillEntryLocked(*node, e);
       l.unlock();
+      fi->direct_io = 1;  // as in OpenIncoming
       fi->fh = handles_.Add(std::move(h));
       return 0;
     }

@@ -27,6 +27,7 @@
 #include "chunkfs.h"
 #include "chunkfs/repo_paths.h"
 #include "daemon.h"
+#include "malloc_config.h"
 #include "ops_table.h"
 #include "options.h"
 
@@ -236,6 +237,7 @@ int Run(int argc, char** argv) {
   std::string repo_path = Absolute(o.repo);
   AddMountOptions(&args, o, repo_path);
 
+  ConfigureMallocForMount();  // large buffers go back to the system when freed
   FsConfig cfg;
   cfg.max_names = o.max_names;
   cfg.write_buffer = o.write_buffer;

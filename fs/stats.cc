@@ -108,6 +108,12 @@ std::string ChunkFs::StatsJson() {
   j.Field("memory_limit", budget_.limit());
   j.Field("spills", get(c.spills));
   j.End();
+  j.Begin("commit_gate");  // large commits at once (CommitGate)
+  j.Field("slots", static_cast<uint64_t>(commit_gate_.slots()));
+  j.Field("in_use", static_cast<uint64_t>(commit_gate_.in_use()));
+  j.Field("peak", commit_gate_.peak());
+  j.Field("waits", commit_gate_.waits());
+  j.End();
   {
     std::lock_guard<std::mutex> l(inodes_.mu());
     j.Begin("names");

@@ -1,44 +1,20 @@
 #include "upload.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
+#include <thread>
 
 namespace chunkfs::fs {
 
 namespace {
 constexpr uint64_t kMinAlloc = 64 << 10;
 
-int PwriteAll(int fd, const char* p, size_t n, uint64_t off) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-    off += static_cast<uint64_t>(w);
-  }
-  return 0;
-}
-
-int OpenTempFile(const std::string& dir, int* fd_out) {
-  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-    // No O_TMPFILE on this file system: a named file, unlinked at once.
-    std::string tmpl = dir + "/upload-XXXXXX";
-    fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-    if (fd >= 0) ::unlink(tmpl.c_str());
-  }
-  if (fd < 0) return errno;
-  *fd_out = fd;
-  return 0;
+// The errno of a failed Env call (EIO if it carries none).
+int ErrnoOf(const Status& s) {
+  int err = s.ToErrno();
+  return err ? err : EIO;
 }
 }  // namespace
 
@@ -52,32 +28,70 @@ bool WriteBudget::TryAcquire(uint64_t n) {
 
 void WriteBudget::Release(uint64_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
 
-Upload::Upload(WriteBudget* budget, std::string tmp_dir, uint64_t max_size)
+// ------------------------------------------------------------ CommitGate
+
+CommitGate::CommitGate(unsigned slots)
+    : slots_(slots != 0 ? slots : std::max(1u, std::thread::hardware_concurrency())) {}
+
+unsigned CommitGate::in_use() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return in_use_;
+}
+
+void CommitGate::Acquire() {
+  std::unique_lock<std::mutex> l(mu_);
+  if (in_use_ >= slots_) {
+    waits_.fetch_add(1, std::memory_order_relaxed);
+    cv_.wait(l, [this] { return in_use_ < slots_; });
+  }
+  ++in_use_;
+  if (in_use_ > peak_.load(std::memory_order_relaxed)) peak_.store(in_use_, std::memory_order_relaxed);
+}
+
+void CommitGate::Release() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    --in_use_;
+  }
+  cv_.notify_one();
+}
+
+CommitGate::Pass::Pass(CommitGate* gate, uint64_t bytes) {
+  if (gate == nullptr || bytes < kMinBytes) return;
+  gate->Acquire();
+  gate_ = gate;
+}
+
+CommitGate::Pass::~Pass() {
+  if (gate_ != nullptr) gate_->Release();
+}
+
+// ---------------------------------------------------------------- Upload
+
+Upload::Upload(WriteBudget* budget, std::string tmp_dir, uint64_t max_size, Env* env)
     : budget_(budget),
       tmp_dir_(std::move(tmp_dir)),
       max_size_(max_size),
+      env_(env != nullptr ? env : Env::Default()),
       version_(budget->NextVersion()) {}
 
 Upload::~Upload() {
   if (reserved_ > 0) budget_->Release(reserved_);
-  if (fd_ >= 0) ::close(fd_);
 }
 
 bool Upload::dirty() const { return version_.load() != attempted_version_.load(); }
 
 uint64_t Upload::version() const { return version_.load(); }
 
+// Moves the content to a new temporary file; on failure nothing changes.
 int Upload::SpillLocked() {
-  int fd = -1;
-  if (int err = OpenTempFile(tmp_dir_, &fd)) return err;
+  std::unique_ptr<TempFile> file;
+  if (Status s = env_->NewTempFile(tmp_dir_, &file); !s.ok()) return ErrnoOf(s);
   uint64_t n = size_.load();
   if (n > 0) {
-    if (int err = PwriteAll(fd, mem_.data(), n, 0)) {
-      ::close(fd);
-      return err;
-    }
+    if (Status s = file->Write(0, std::string_view(mem_.data(), n)); !s.ok()) return ErrnoOf(s);
   }
-  fd_ = fd;
+  spill_ = std::move(file);
   std::vector<char>().swap(mem_);
   budget_->Release(reserved_);
   reserved_ = 0;
@@ -87,7 +101,7 @@ int Upload::SpillLocked() {
 
 // Makes mem_ able to hold `needed` bytes, within the budget, or spills.
 int Upload::EnsureCapacityLocked(uint64_t needed) {
-  if (fd_ >= 0 || needed <= mem_.capacity()) return 0;
+  if (spill_ || needed <= mem_.capacity()) return 0;
   uint64_t cap = mem_.capacity();
   uint64_t want = std::min<uint64_t>(max_size_, std::max<uint64_t>({needed, cap * 2, kMinAlloc}));
   for (uint64_t target : {want, needed}) {
@@ -106,33 +120,13 @@ int Upload::EnsureCapacityLocked(uint64_t needed) {
   return SpillLocked();
 }
 
-int Upload::SetInitialContent(std::string content) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (content.size() > max_size_) return EFBIG;
-  if (int err = EnsureCapacityLocked(content.size())) return err;
-  if (fd_ >= 0) {
-    if (int err = PwriteAll(fd_, content.data(), content.size(), 0)) return err;
-  } else {
-    mem_.assign(content.begin(), content.end());
-  }
-  size_.store(content.size());
-  version_ = budget_->NextVersion();
-  return 0;
-}
-
-int Upload::Write(uint64_t offset, std::string_view data) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (offset > max_size_ || data.size() > max_size_ - offset) {
-    poisoned_ = EFBIG;
-    version_ = budget_->NextVersion();
-    return EFBIG;
-  }
-  if (data.empty()) return 0;
+// Writes `data` at `offset` (within max_size_) and bumps the version.
+int Upload::WriteLocked(uint64_t offset, std::string_view data) {
   uint64_t end = offset + data.size();
   uint64_t size = size_.load();
   if (int err = EnsureCapacityLocked(std::max(end, size))) return err;
-  if (fd_ >= 0) {
-    if (int err = PwriteAll(fd_, data.data(), data.size(), offset)) return err;
+  if (spill_) {
+    if (Status s = spill_->Write(offset, data); !s.ok()) return ErrnoOf(s);
   } else {
     if (end > mem_.size()) mem_.resize(end);  // within capacity; a hole reads as zeros
     std::memcpy(mem_.data() + offset, data.data(), data.size());
@@ -142,19 +136,36 @@ int Upload::Write(uint64_t offset, std::string_view data) {
   return 0;
 }
 
-int Upload::SpillTruncateLocked(uint64_t size) {
-  while (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
-    if (errno != EINTR) return errno;
+int Upload::SetInitialContent(std::string content) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (content.size() > max_size_) return EFBIG;
+  if (content.empty()) return 0;
+  return WriteLocked(0, content);
+}
+
+int Upload::Write(uint64_t offset, std::string_view data) {
+  std::lock_guard<std::mutex> l(mu_);
+  int err = 0;
+  if (offset > max_size_ || data.size() > max_size_ - offset) {
+    err = EFBIG;  // checked before anything is written: all or nothing
+  } else if (!data.empty()) {
+    err = WriteLocked(offset, data);
   }
-  return 0;
+  if (err != 0) {
+    // The writer was told this write failed: no commit may store the
+    // content without it (or with part of it).
+    poisoned_ = err;
+    version_ = budget_->NextVersion();
+  }
+  return err;
 }
 
 int Upload::Truncate(uint64_t size) {
   std::lock_guard<std::mutex> l(mu_);
   if (size > max_size_) return EFBIG;
   if (int err = EnsureCapacityLocked(size)) return err;
-  if (fd_ >= 0) {
-    if (int err = SpillTruncateLocked(size)) return err;
+  if (spill_) {
+    if (Status s = spill_->Truncate(size); !s.ok()) return ErrnoOf(s);
   } else {
     mem_.resize(size);
   }
@@ -170,26 +181,30 @@ int Upload::Read(uint64_t offset, size_t n, std::string* out) {
   uint64_t size = size_.load();
   if (offset >= size) return 0;
   n = static_cast<size_t>(std::min<uint64_t>(n, size - offset));
-  if (fd_ < 0) {
+  if (!spill_) {
     out->assign(mem_.data() + offset, n);
     return 0;
   }
   out->resize(n);
   size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::pread(fd_, out->data() + got, n - got, static_cast<off_t>(offset + got));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (r == 0) break;  // cannot happen (size_ is kept); holes are zeros
-    got += static_cast<size_t>(r);
+  if (Status s = spill_->Read(offset, n, out->data(), &got); !s.ok()) {
+    out->clear();
+    return ErrnoOf(s);
   }
-  out->resize(got);
+  out->resize(got);  // got < n cannot happen (size_ is kept); holes are zeros
   return 0;
 }
 
-int Upload::Commit(const PutFn& put, CommitResult* result, bool* did_put) {
+int Upload::PutSpilledLocked(uint64_t size, const PutFn& put, CommitResult* res) {
+  std::unique_ptr<char[]> buf(new (std::nothrow) char[size]);
+  if (!buf) return ENOMEM;
+  size_t got = 0;
+  if (Status s = spill_->Read(0, size, buf.get(), &got); !s.ok()) return ErrnoOf(s);
+  if (got != size) return EIO;  // the spill file lost its tail: never store a part
+  return put(std::string_view(buf.get(), size), res);
+}
+
+int Upload::Commit(const PutFn& put, CommitResult* result, bool* did_put, CommitGate* gate) {
   std::lock_guard<std::mutex> l(mu_);
   if (did_put) *did_put = false;
   if (poisoned_) return poisoned_;
@@ -200,15 +215,13 @@ int Upload::Commit(const PutFn& put, CommitResult* result, bool* did_put) {
   uint64_t size = size_.load();
   CommitResult res;
   int err;
-  if (fd_ < 0) {
-    err = put(std::string_view(mem_.data(), size), &res);
-  } else if (size == 0) {
-    err = put(std::string_view(), &res);
-  } else {
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd_, 0);
-    if (map == MAP_FAILED) return errno;  // nothing attempted: a later flush retries
-    err = put(std::string_view(static_cast<const char*>(map), size), &res);
-    ::munmap(map, size);
+  {
+    CommitGate::Pass pass(gate, size);
+    if (!spill_ || size == 0) {
+      err = put(std::string_view(mem_.data(), size), &res);
+    } else {
+      err = PutSpilledLocked(size, put, &res);
+    }
   }
   if (did_put) *did_put = true;
   attempted_version_.store(version_.load());

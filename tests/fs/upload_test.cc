@@ -6,7 +6,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <random>
+#include <thread>
+
+#include "fault_env.h"
 
 namespace chunkfs::fs {
 namespace {
@@ -180,6 +187,176 @@ TEST_F(UploadTest, RandomOperationsMatchAModelInBothModes) {
     }
     ASSERT_EQ(Content(u), model) << "limit " << limit;
   }
+}
+
+
+TEST_F(UploadTest, WriteStraddlingTheMaximumWritesNothing) {
+  for (uint64_t limit : {uint64_t{1} << 20, uint64_t{0}}) {  // in memory, spilled
+    SCOPED_TRACE(limit);
+    WriteBudget budget(limit);
+    Upload u(&budget, dir_, 100);
+    EXPECT_EQ(u.Write(0, std::string(98, 'a')), 0);
+    EXPECT_EQ(u.Write(98, "end"), EFBIG);  // 2 bytes fit, the third does not
+    EXPECT_EQ(u.size(), 98u);
+    EXPECT_EQ(Content(u), std::string(98, 'a'));
+    std::vector<std::string> stored;
+    CommitResult r;
+    EXPECT_EQ(u.Commit(Recorder(&stored), &r), EFBIG);
+    EXPECT_TRUE(stored.empty());
+    EXPECT_EQ(u.Write(98, "en"), 0);  // exactly the maximum is fine
+    EXPECT_EQ(u.Truncate(100), 0);
+    EXPECT_EQ(u.Commit(Recorder(&stored), &r), 0);
+    EXPECT_EQ(stored.at(0), std::string(98, 'a') + "en");
+  }
+}
+
+// ---- spill I/O through the Env (FaultEnv injects its errors)
+
+class UploadFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(env_.CreateDir("/tmp").ok()); }
+  // An upload that spills at once (no memory budget).
+  std::unique_ptr<Upload> NewSpilled(uint64_t max_size = 1 << 20) {
+    return std::make_unique<Upload>(&budget_, "/tmp", max_size, &env_);
+  }
+  FaultEnv env_;
+  WriteBudget budget_{0};
+  std::vector<std::string> stored_;
+  Upload::PutFn put_ = [this](std::string_view content, CommitResult* r) {
+    stored_.emplace_back(content);
+    r->digest = Sha256(content);
+    return 0;
+  };
+};
+
+TEST_F(UploadFaultTest, SpillGoesThroughTheEnv) {
+  auto u = NewSpilled();
+  EXPECT_EQ(u->Write(0, "hello"), 0);
+  EXPECT_TRUE(u->spilled());
+  EXPECT_EQ(env_.op_count(FaultOp::kTempCreate), 1);
+  EXPECT_EQ(env_.op_count(FaultOp::kTempWrite), 1);
+  CommitResult r;
+  EXPECT_EQ(u->Commit(put_, &r), 0);
+  EXPECT_EQ(stored_.at(0), "hello");
+  EXPECT_EQ(env_.op_count(FaultOp::kTempRead), 1);
+}
+
+TEST_F(UploadFaultTest, SpillWriteErrorFailsTheWriteAndEveryCommit) {
+  for (int err : {ENOSPC, EIO}) {
+    SCOPED_TRACE(err);
+    stored_.clear();
+    auto u = NewSpilled();
+    ASSERT_EQ(u->Write(0, "abc"), 0);
+    env_.InjectError(FaultOp::kTempWrite, err);
+    EXPECT_EQ(u->Write(3, "def"), err);
+    CommitResult r;
+    bool did_put = true;
+    EXPECT_EQ(u->Commit(put_, &r, &did_put), err);  // "abc" alone is never stored
+    EXPECT_EQ(u->Commit(put_, &r), err);
+    EXPECT_FALSE(did_put);
+    EXPECT_TRUE(stored_.empty());
+    EXPECT_EQ(u->Truncate(3), 0);  // the writer starts over: fine again
+    EXPECT_EQ(u->Commit(put_, &r), 0);
+    EXPECT_EQ(stored_.at(0), "abc");
+  }
+}
+
+TEST_F(UploadFaultTest, FailedSpillFailsTheWriteAndChangesNothing) {
+  WriteBudget budget(64 << 10);  // the first write fits in memory, the second spills
+  Upload u(&budget, "/tmp", 1 << 20, &env_);
+  ASSERT_EQ(u.Write(0, std::string(1000, 'a')), 0);
+  ASSERT_FALSE(u.spilled());
+  for (FaultOp op : {FaultOp::kTempCreate, FaultOp::kTempWrite}) {
+    env_.InjectError(op, ENOSPC);
+    EXPECT_EQ(u.Write(1000, std::string(100 << 10, 'b')), ENOSPC);
+    EXPECT_FALSE(u.spilled());
+    EXPECT_EQ(u.size(), 1000u);
+    EXPECT_EQ(budget.used(), 64u << 10);
+  }
+  CommitResult r;
+  EXPECT_EQ(u.Commit(put_, &r), ENOSPC);
+  EXPECT_TRUE(stored_.empty());
+  EXPECT_EQ(u.Write(1000, std::string(100 << 10, 'b')), 0);  // now it spills
+  EXPECT_TRUE(u.spilled());
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_EQ(u.Truncate(u.size()), 0);
+  EXPECT_EQ(u.Commit(put_, &r), 0);
+  EXPECT_EQ(stored_.at(0), std::string(1000, 'a') + std::string(100 << 10, 'b'));
+}
+
+TEST_F(UploadFaultTest, SpillReadErrorFailsReadAndCommitStoresNothing) {
+  auto u = NewSpilled();
+  ASSERT_EQ(u->Write(0, "abcdef"), 0);
+  env_.InjectError(FaultOp::kTempRead, EIO);
+  std::string out = "x";
+  EXPECT_EQ(u->Read(0, 6, &out), EIO);
+  EXPECT_EQ(out, "");
+  env_.InjectError(FaultOp::kTempRead, EIO);
+  CommitResult r;
+  EXPECT_EQ(u->Commit(put_, &r), EIO);
+  EXPECT_TRUE(stored_.empty());
+  EXPECT_EQ(u->Commit(put_, &r), EIO);  // that version's outcome, answered again
+  EXPECT_TRUE(stored_.empty());
+  EXPECT_EQ(u->Write(6, "g"), 0);  // a new version is read again
+  EXPECT_EQ(u->Commit(put_, &r), 0);
+  EXPECT_EQ(stored_.at(0), "abcdefg");
+}
+
+// ---- CommitGate
+
+TEST(CommitGateTest, BoundsLargeCommitsAndLetsSmallOnesPass) {
+  CommitGate gate(2);
+  WriteBudget budget(64 << 20);
+  std::mutex mu;
+  std::condition_variable cv;
+  int inside = 0;
+  bool open = false;
+  auto blocking_put = [&](std::string_view, CommitResult*) {
+    std::unique_lock<std::mutex> l(mu);
+    ++inside;
+    cv.notify_all();
+    cv.wait(l, [&] { return open; });
+    --inside;
+    return 0;
+  };
+  std::vector<std::unique_ptr<Upload>> big;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; i++) {
+    big.push_back(std::make_unique<Upload>(&budget, "/nonexistent", 4 << 20));
+    ASSERT_EQ(big.back()->Write(0, std::string(CommitGate::kMinBytes, static_cast<char>('a' + i))), 0);
+  }
+  for (auto& u : big) {
+    threads.emplace_back([&, up = u.get()] {
+      CommitResult r;
+      EXPECT_EQ(up->Commit(blocking_put, &r, nullptr, &gate), 0);
+    });
+  }
+  {
+    // Two commits get in; the other two wait at the gate (without it, all
+    // four would be inside).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::unique_lock<std::mutex> l(mu);
+    while (!(inside == 4 || (inside == 2 && gate.waits() == 2)) &&
+           std::chrono::steady_clock::now() < deadline) {
+      cv.wait_for(l, std::chrono::milliseconds(10));  // waits() is polled
+    }
+    EXPECT_EQ(inside, 2);
+  }
+  EXPECT_EQ(gate.waits(), 2u);
+  EXPECT_EQ(gate.in_use(), 2u);
+  // A small commit passes while the gate is full.
+  Upload small(&budget, "/nonexistent", 4 << 20);
+  ASSERT_EQ(small.Write(0, std::string(CommitGate::kMinBytes - 1, 's')), 0);
+  CommitResult r;
+  EXPECT_EQ(small.Commit([](std::string_view, CommitResult*) { return 0; }, &r, nullptr, &gate), 0);
+  {
+    std::lock_guard<std::mutex> l(mu);
+    open = true;
+  }
+  cv.notify_all();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(gate.in_use(), 0u);
+  EXPECT_EQ(gate.peak(), 2u);
 }
 
 }  // namespace

@@ -65,13 +65,29 @@ void ChunkFs::StartThreads() {
   if (!config_.read_only && !flusher_.joinable()) flusher_ = std::thread([this] { FlusherLoop(); });
 }
 
+namespace {
+// The store publishes a shard's idx at most this often; a Sync inside that
+// time leaves the publication to a later Sync (chunkfs/repository.h).
+constexpr std::chrono::seconds kStorePublishInterval{1};
+}  // namespace
+
 void ChunkFs::FlusherLoop() {
+  using Clock = std::chrono::steady_clock;
+  // After a round that synced new chunks, rounds go on until the store's
+  // publication interval has passed since it, so that what that round left
+  // unpublished reaches read-only readers even if nothing more is stored.
+  bool follow_up = false;
+  Clock::time_point stored_round;
   std::unique_lock<std::mutex> l(flusher_mu_);
   while (!flusher_stop_) {
     flusher_cv_.wait_for(l, std::chrono::milliseconds(config_.flush_interval_ms),
                          [this] { return flusher_stop_; });
     if (flusher_stop_) break;
-    if (!unsynced_.exchange(false, std::memory_order_acq_rel)) continue;
+    bool stored = unsynced_.exchange(false, std::memory_order_acq_rel);
+    if (!stored && !follow_up) continue;
+    Clock::time_point now = Clock::now();
+    if (stored) stored_round = now;
+    follow_up = now - stored_round < kStorePublishInterval;
     l.unlock();
     BackgroundSync();
     l.lock();

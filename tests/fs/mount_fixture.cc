@@ -21,6 +21,7 @@
 
 #include "chunkfs/digest.h"
 #include "chunkfs/repository.h"
+#include "test_util.h"
 
 #ifndef CHUNKFS_BINARY
 #error "CHUNKFS_BINARY must name the chunkfs executable"
@@ -237,6 +238,17 @@ std::set<std::string> MountTest::MountIds() const {
 }
 
 bool MountTest::Mounted() const { return !MountIds().empty(); }
+
+bool MountTest::EventuallyPublished(const std::string& hex, int timeout_s) const {
+  Digest d;
+  EXPECT_TRUE(Digest::FromHex(hex, &d)) << hex;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (!chunkfs::testutil::PublishedDigests(repo_).count(d)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
 
 std::string MountTest::Log() const {
   std::string out;

@@ -49,6 +49,10 @@ class MountTest : public ::testing::Test {
   std::set<std::string> MountIds() const;  // ids of the mounts on mnt_
   pid_t pid() const { return pid_; }
   std::string Log() const;  // chunkfs's stderr so far
+  // Polls for up to `timeout_s`: true once a published .idx of the
+  // repository names the chunk `hex` (read-only readers find chunks even
+  // unpublished, by scanning pack tails: only this shows publication).
+  bool EventuallyPublished(const std::string& hex, int timeout_s = 15) const;
 
 
   // Checks that `dst` (below the mount) holds the same regular files as

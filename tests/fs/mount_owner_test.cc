@@ -42,6 +42,7 @@ TEST_F(OwnerTest, ReadOnlyCommandsWorkBesideTheMount) {
   }
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(ReadFile(work_ + "/out"), data);
+  EXPECT_TRUE(EventuallyPublished(digest)) << "the mount never published its index";
   EXPECT_EQ(ShOut(Ctl("ls " + Q(repo_)), &out), 0);
   EXPECT_NE(out.find(digest), std::string::npos);
   EXPECT_EQ(ShOut(Ctl("check " + Q(repo_)), &out, true), 0) << out;

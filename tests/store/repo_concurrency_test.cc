@@ -50,6 +50,22 @@ class SyncUntilDone {
   return ::testing::AssertionFailure() << "not visible after 10 s";
 }
 
+// Polls for up to 10 s (while a writer keeps syncing): true once published
+// idx files of `repo` name every chunk of `chunks`. A read-only reader finds
+// chunks even unpublished (it scans pack tails), so only this shows that
+// Sync publishes.
+::testing::AssertionResult EventuallyPublished(const std::string& repo, const std::vector<std::string>& chunks) {
+  size_t missing = chunks.size();
+  for (int attempt = 0; attempt < 1000 && missing > 0; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::set<Digest> published = PublishedDigests(repo);
+    missing = 0;
+    for (const auto& c : chunks) missing += published.count(Sha256(c)) == 0;
+  }
+  if (missing == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << missing << " of " << chunks.size() << " chunks not in a published idx after 10 s";
+}
+
 // Chunks for thread t: 40 own ones plus 10 shared by every thread.
 std::vector<std::string> ThreadChunks(int t) {
   std::vector<std::string> out;
@@ -150,6 +166,8 @@ TEST(RepoConcurrency, SeveralReadOnlyInstancesReadUnsealedPack) {
     EXPECT_TRUE(EventuallyHas(reader.get(), later)) << "reader never saw a synced chunk";
     for (auto& c : chunks) EXPECT_TRUE(HasChunk(reader.get(), c));
   }
+  chunks.push_back(later);
+  EXPECT_TRUE(EventuallyPublished(dir.Sub("r"), chunks));
 }
 
 TEST(RepoConcurrency, ReaderRetriesUntilWritersChunkAppears) {
@@ -172,6 +190,7 @@ TEST(RepoConcurrency, ReaderRetriesUntilWritersChunkAppears) {
     while (published.load() <= static_cast<int>(i)) std::this_thread::yield();
     EXPECT_TRUE(EventuallyHas(reader.get(), chunks[i])) << "chunk " << i << " never became visible";
   }
+  EXPECT_TRUE(EventuallyPublished(dir.Sub("r"), chunks));
   write_thread.join();
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -93,6 +94,26 @@ std::vector<std::string> AllPackFiles(const std::string& repo, const std::string
   std::vector<std::string> out;
   for (int s = 0; s < 256; ++s) {
     for (auto& f : ListFiles(ShardDir(repo, static_cast<uint8_t>(s)), suffix)) out.push_back(f);
+  }
+  return out;
+}
+
+std::set<Digest> PublishedDigests(const std::string& repo) {
+  // idx := header(48: "CHUNKIDX", version, flags, u64 pack_id, u32 count at
+  // 24, ...) fanout(u32[256]) entry(56: digest first){count} crc(u32).
+  constexpr size_t kEntries = 48 + 1024, kEntrySize = 56;
+  std::set<Digest> out;
+  for (const auto& path : AllPackFiles(repo, ".idx")) {
+    std::string b = ReadFileOrDie(path);
+    if (b.size() < kEntries + 4 || b.compare(0, 8, "CHUNKIDX") != 0) continue;
+    uint32_t count = 0;
+    for (int i = 3; i >= 0; --i) count = (count << 8) | static_cast<uint8_t>(b[24 + i]);
+    if (b.size() != kEntries + kEntrySize * count + 4) continue;
+    for (uint32_t i = 0; i < count; ++i) {
+      Digest d;
+      std::memcpy(d.bytes.data(), b.data() + kEntries + kEntrySize * i, d.bytes.size());
+      out.insert(d);
+    }
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,10 @@ std::vector<std::string> ListFiles(const std::string& dir, const std::string& su
 std::vector<std::string> AllPackFiles(const std::string& repo, const std::string& suffix);
 // REPO/shards/XX
 std::string ShardDir(const std::string& repo, uint8_t shard);
+// Digests named by the valid .idx files of `repo`, parsed as docs/FORMAT.md
+// describes (not through the store's code): what a read-only reader finds
+// without scanning pack tails, i.e. what a writer has published.
+std::set<Digest> PublishedDigests(const std::string& repo);
 // name -> content hash of every file under `dir` (recursive).
 std::vector<std::pair<std::string, std::string>> TreeHashes(const std::string& dir);
 // Offset of the only occurrence of `needle` in `haystack`; fails the test if

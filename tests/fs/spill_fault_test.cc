@@ -55,6 +55,12 @@ class SpillFaultTest : public ::testing::Test {
     EXPECT_EQ(fs_->Release(ino, &fi), 0);
     return err;
   }
+  // Create() and a successful Write() of `data` at 0.
+  uint64_t CreateWith(const char* name, const std::string& data, fuse_ino_t* ino) {
+    uint64_t fh = Create(name, ino);
+    EXPECT_EQ(Write(*ino, fh, data, 0), 0);
+    return fh;
+  }
   bool NameExists(const char* name) {
     fuse_entry_param e;
     int err = fs_->Lookup(kIncomingIno, name, &e);
@@ -72,8 +78,7 @@ TEST_F(SpillFaultTest, SpillWriteErrorSurfacesFromWriteAndClose) {
   for (int err : {ENOSPC, EIO}) {
     SCOPED_TRACE(err);
     fuse_ino_t ino;
-    uint64_t fh = Create("f", &ino);
-    ASSERT_EQ(Write(ino, fh, "first part ", 0), 0);
+    uint64_t fh = CreateWith("f", "first part ", &ino);
     env_.InjectError(FaultOp::kTempWrite, err);
     EXPECT_EQ(Write(ino, fh, "second part", 11), err);
     EXPECT_EQ(Close(ino, fh), err);  // the writer that ignored write() hears it here
@@ -95,9 +100,8 @@ TEST_F(SpillFaultTest, NoSpaceForTheSpillFileSurfacesFromWrite) {
 
 TEST_F(SpillFaultTest, SpillReadErrorAtCommitSurfacesFromClose) {
   fuse_ino_t ino;
-  uint64_t fh = Create("h", &ino);
   std::string data(300 << 10, 'x');
-  ASSERT_EQ(Write(ino, fh, data, 0), 0);
+  uint64_t fh = CreateWith("h", data, &ino);
   env_.InjectError(FaultOp::kTempRead, EIO);
   EXPECT_EQ(Close(ino, fh), EIO);
   EXPECT_EQ(StoredChunks(), 0u);
@@ -107,9 +111,8 @@ TEST_F(SpillFaultTest, SpillReadErrorAtCommitSurfacesFromClose) {
 
 TEST_F(SpillFaultTest, WithoutFaultsSpilledUploadsAreStored) {
   fuse_ino_t ino;
-  uint64_t fh = Create("ok", &ino);
   std::string data(300 << 10, 'y');
-  ASSERT_EQ(Write(ino, fh, data, 0), 0);
+  uint64_t fh = CreateWith("ok", data, &ino);
   EXPECT_EQ(Close(ino, fh), 0);
   EXPECT_TRUE(repo_->Contains(Sha256(data)));
   EXPECT_TRUE(NameExists("ok"));

@@ -12,7 +12,11 @@ namespace chunkfs::format {
 
 // ---- Repository header: REPO/chunkfs.repo (two identical 64-byte copies) ----
 inline constexpr char kRepoMagic[8] = {'C', 'H', 'U', 'N', 'K', 'F', 'S', 'R'};
-inline constexpr uint32_t kRepoVersion = 1;
+// Version 2 added the per-shard deletion log (deleted.log): a version-1
+// program would ignore it and serve deleted chunks, so a repository is
+// written as version 2 from its first deletion on. Version 1 is read.
+inline constexpr uint32_t kRepoVersion = 2;
+inline constexpr uint32_t kRepoVersionWithoutDeletions = 1;
 inline constexpr size_t kRepoHeaderSize = 64;
 // offsets
 inline constexpr size_t kRepoVersionOff = 8;
@@ -77,6 +81,14 @@ inline void AppendU64(std::string* s, uint64_t v) {
   PutU64(b, v);
   s->append(b, 8);
 }
+
+// Deletion log (shards/XX/deleted.log): a header, then fixed-size entries.
+inline constexpr char kDelMagic[] = "CHUNKFSD";  // 8 bytes, no NUL
+inline constexpr uint32_t kDelVersion = 1;
+inline constexpr size_t kDelHeaderSize = 32;   // magic, version, shard, reserved, crc
+inline constexpr size_t kDelEntrySize = 56;    // kind, reserved, pack id, offset, digest, crc
+inline constexpr uint8_t kDelRecord = 1;       // one record (pack id, offset) is deleted
+inline constexpr uint8_t kDelPack = 2;         // the whole pack is dead (compacted away)
 
 // CRC-32 (zlib's crc32, the ISO-HDLC polynomial).
 uint32_t Crc32(std::string_view data, uint32_t crc = 0);

@@ -153,4 +153,12 @@ void IdxTable::AppendDigests(std::vector<Digest>* out) const {
   }
 }
 
+void SumIdxBytes(const IdxTable& t, uint64_t* raw, uint64_t* stored, int sign) {
+  for (uint32_t i = 0; i < t.count(); ++i) {
+    IdxEntry e = t.At(i);
+    *raw += sign > 0 ? e.raw_len : -uint64_t{e.raw_len};
+    *stored += sign > 0 ? e.stored_len : -uint64_t{e.stored_len};
+  }
+}
+
 }  // namespace chunkfs

@@ -61,4 +61,8 @@ class IdxTable {
   std::string owned_;
 };
 
+// Adds (sign 1) or subtracts (sign -1) the raw and stored lengths of every
+// entry of `t`.
+void SumIdxBytes(const IdxTable& t, uint64_t* raw, uint64_t* stored, int sign);
+
 }  // namespace chunkfs

@@ -10,6 +10,19 @@
 namespace chunkfs {
 using namespace chunkfs::format;
 
+PackFile::~PackFile() {
+  if (remove_env_ == nullptr) return;
+  files_->Evict(path_);
+  // Best effort: a file left behind is a dead pack, removed at the next open.
+  (void)remove_env_->RemoveFile(path_);
+  (void)remove_env_->RemoveFile(remove_idx_);
+}
+
+void PackFile::RemoveWhenUnused(Env* env, std::string idx_path) {
+  remove_idx_ = std::move(idx_path);
+  remove_env_ = env;
+}
+
 Status PackFile::ReadRecordBytes(const IdxEntry& e, std::string* rec) {
   std::shared_ptr<RandomAccessFile> file;
   Status s = files_->Get(path_, &file);

@@ -22,6 +22,13 @@ namespace chunkfs {
 class PackFile {
  public:
   PackFile(FileCache* files, std::string path, uint64_t id) : files_(files), path_(std::move(path)), id_(id) {}
+  // Removes the pack's files (the .dat, then `idx_path`) when the last
+  // reference goes, so that a reader holding the pack finishes its read.
+  ~PackFile();
+  PackFile(const PackFile&) = delete;
+  PackFile& operator=(const PackFile&) = delete;
+  // Set once (compaction), before the shard drops its reference.
+  void RemoveWhenUnused(Env* env, std::string idx_path);
   const std::string& path() const { return path_; }
   uint64_t id() const { return id_; }
   // Reads the record at e.offset, checks its CRC, its digest and lengths
@@ -36,6 +43,8 @@ class PackFile {
   FileCache* const files_;
   const std::string path_;
   const uint64_t id_;
+  Env* remove_env_ = nullptr;  // set: remove the files in the destructor
+  std::string remove_idx_;
 };
 
 // What a scan of a .dat found.

@@ -36,6 +36,7 @@ Status DecodeRepoHeaderCopy(std::string_view b, RepoSettings* s) {
   s->pack_size_limit = GetU64(&b[kRepoPackLimitOff]);
   s->max_chunk_size = GetU32(&b[kRepoMaxChunkOff]);
   s->compression_level = static_cast<int>(GetU32(&b[kRepoLevelOff]));
+  s->format_version = version;
   return Status::OK();
 }
 

@@ -135,6 +135,15 @@ Status RaiseOpenFileLimit(uint64_t* soft) {
   return Status::OK();
 }
 
+// Rewrites the header of an older version as the current one (settings as
+// stored, not as overridden by an open). REQUIRES: the owner lock.
+Status UpgradeHeader(Env* env, const std::string& path) {
+  RepoSettings stored;
+  Status s = ReadHeader(env, path, &stored);
+  if (!s.ok() || stored.format_version >= format::kRepoVersion) return s;
+  return env->WriteFileAtomic(path, fn::kHeaderName, records::EncodeRepoHeader(stored));
+}
+
 Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLock>* lock) {
   std::string holder;
   Status s = env->LockFile(fn::LockPath(path), lock, &holder);
@@ -159,6 +168,7 @@ Status OpenLocked(const std::string& path, const OpenOptions& options, std::uniq
   if (options.max_chunk_size != 0) ctx->settings.max_chunk_size = options.max_chunk_size;
   if (options.compression_level >= 0) ctx->settings.compression_level = options.compression_level;
   if (!(s = ValidateSettings(ctx->settings)).ok()) return s;
+  ctx->format_version = ctx->settings.format_version;
   size_t max_files = options.max_open_files != 0 ? options.max_open_files : FileCache::DefaultCapacity();
   ctx->files = std::make_unique<FileCache>(ctx->env, max_files);
   auto repo = std::make_unique<RepositoryImpl>(std::move(ctx));

@@ -1,12 +1,22 @@
 #include "repository_impl.h"
 
+#include <chrono>
+#include <random>
+
 #include "codec.h"
 #include "filenames.h"
 #include "format.h"
 
 namespace chunkfs {
 
-RepositoryImpl::RepositoryImpl(std::unique_ptr<StoreContext> ctx) : ctx_(std::move(ctx)) {
+namespace {
+uint64_t RandomInstance() {
+  std::random_device rd;
+  return (uint64_t{rd()} << 32) ^ rd() ^ static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+}  // namespace
+
+RepositoryImpl::RepositoryImpl(std::unique_ptr<StoreContext> ctx) : ctx_(std::move(ctx)), instance_(RandomInstance()) {
   for (int i = 0; i < 256; ++i) shards_[i] = std::make_unique<Shard>(ctx_.get(), static_cast<uint8_t>(i));
 }
 
@@ -49,7 +59,11 @@ Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Diges
   result->was_new = false;
   Shard& shard = *shards_[d.shard()];
   ChunkLocation loc;
-  if (!shard.Find(d, &loc) || shard.IsDamaged(d)) {  // compress outside the shard lock
+  // A dedup hit while a prune token is open is recorded (and checked
+  // again) under the shard's write lock, atomically with a prune.
+  const bool found = shard.Find(d, &loc) && !shard.IsDamaged(d) &&
+                     (ctx_->tokens_open.load() == 0 || shard.MarkUsed(d));
+  if (!found) {  // compress outside the shard lock
     std::string compressed;
     uint8_t codec = codec::Encode(data, ctx_->settings.compression_level, &compressed);
     std::string_view payload = codec == format::kCodecRaw ? data : std::string_view(compressed);
@@ -139,12 +153,18 @@ RepoStats RepositoryImpl::GetStats() {
     st.bytes_stored += c.bytes_stored;
     st.packs_sealed += c.packs_sealed;
     st.packs_open += c.packs_open;
+    st.dead_bytes += c.dead_bytes;
   }
   st.puts = puts_.load();
   st.dedup_hits = dedup_hits_.load();
   st.syncs = syncs_.load();
   st.corrupt_reads = corrupt_reads_.load();
   st.errors = ctx_->errors.load();
+  st.chunks_deleted = chunks_deleted_.load();
+  st.bytes_reclaimed = bytes_reclaimed_.load();
+  st.compactions = compactions_.load();
+  st.compaction_running = compaction_running_.load();
+  st.compaction_bytes_copied = compaction_copied_.load();
   return st;
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -14,6 +15,9 @@
 
 namespace chunkfs {
 
+// Rewrites an older header as the current version (before the first
+// deletion: an older program must then refuse the repository).
+Status UpgradeHeader(Env* env, const std::string& path);
 // Takes the owner lock of the repository at `path` (Busy names the holder).
 Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLock>* lock);
 // Opens with `lock` already held (null for read-only). Used by Open and repair.
@@ -33,6 +37,10 @@ class RepositoryImpl final : public Repository {
   Status Sync() override;
   std::unique_ptr<DigestIterator> NewIterator() override;
   RepoStats GetStats() override;
+  Status BeginPrune(PruneToken* token) override;
+  Status Prune(const std::vector<Digest>& keep, const PruneOptions& options, PruneResult* result) override;
+  Status Touch(const Digest& digest) override;
+  Status Compact(const CompactOptions& options, CompactResult* result) override;
   const RepoSettings& settings() const override { return ctx_->settings; }
   const std::string& path() const override { return ctx_->repo; }
   Status Close() override;
@@ -41,6 +49,12 @@ class RepositoryImpl final : public Repository {
 
  private:
   Status SyncShards(bool* publish_pending);
+  // Prune helpers (repository_prune.cc).
+  void EndPrune(uint64_t gen);
+  Status CheckToken(const PruneToken& t);
+  Status PrunePass(const std::vector<Digest>& keep, uint64_t gen, bool dry_run, PruneResult* r);
+  static Status RefuseMistakes(const std::vector<Digest>& keep, const PruneOptions& o, const PruneResult& r);
+  static constexpr size_t kMaxOpenTokens = 64;
   // Shards synced at once by one Sync round (this thread and helpers).
   static constexpr size_t kSyncThreads = 4;
 
@@ -65,6 +79,15 @@ class RepositoryImpl final : public Repository {
   bool publish_pending_ = false;  // some shard's idx is not yet published
 
   std::atomic<uint64_t> dedup_hits_{0}, syncs_{0}, corrupt_reads_{0};
+
+  // Deletion: tokens of this open (instance_ is random per open, so a token
+  // never survives a reopen), one prune and one compaction at a time.
+  const uint64_t instance_;
+  std::mutex tokens_mu_;
+  std::set<uint64_t> tokens_;
+  std::mutex prune_mu_, compact_mu_;
+  std::atomic<uint64_t> chunks_deleted_{0}, bytes_reclaimed_{0}, compactions_{0}, compaction_copied_{0};
+  std::atomic<uint64_t> compaction_running_{0};
 };
 
 }  // namespace chunkfs

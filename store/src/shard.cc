@@ -15,13 +15,6 @@ using namespace chunkfs::format;
 namespace fn = chunkfs::filenames;
 
 namespace {
-void SumBytes(const IdxTable& t, uint64_t* raw, uint64_t* stored) {
-  for (uint32_t i = 0; i < t.count(); ++i) {
-    IdxEntry e = t.At(i);
-    *raw += e.raw_len;
-    *stored += e.stored_len;
-  }
-}
 // Sorted by digest, first occurrence kept.
 void SortUnique(std::vector<IdxEntry>* v) {
   std::stable_sort(v->begin(), v->end(), [](const IdxEntry& a, const IdxEntry& b) { return a.digest < b.digest; });
@@ -50,19 +43,23 @@ Status Shard::Open() {
   std::lock_guard<std::mutex> w(write_mu_);
   std::vector<FrozenPack> frozen;
   std::vector<Unsealed> unsealed;
-  Status s = LoadAll(&frozen, &unsealed);
+  Status s = LoadDeletionLog();
   if (!s.ok()) return s;
+  if (!(s = LoadAll(&frozen, &unsealed)).ok()) return s;
   for (auto& p : frozen) AddFrozen(std::move(p));
   if (ctx_->read_only) {
     for (auto& u : unsealed) {
       AddFrozen(FreezeEntries(MakePackFile(u.id), u.id, u.entries,
                               u.valid_end, u.crc, false));
     }
-    ctx_->env->GetDirVersion(dir_, &dir_version_);
+    (void)ctx_->env->GetDirVersion(dir_, &dir_version_);  // 0 if unknown: the next miss re-reads
     last_refresh_ = std::chrono::steady_clock::now();
+    RecountDead();
     return Status::OK();
   }
-  return FinishRecovery(std::move(unsealed));
+  s = FinishRecovery(std::move(unsealed));
+  RecountDead();
+  return s;
 }
 
 Status Shard::LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* unsealed) {
@@ -89,6 +86,14 @@ Status Shard::LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* un
     if (!dats.count(id)) ctx_->Log("ignoring " + IdxPath(id) + ": its pack is missing");
   }
   for (uint64_t id : dats) {
+    if (deletions_.IsPackDead(id)) {  // compacted away; its removal did not finish
+      if (!ctx_->read_only) {
+        ctx_->Log("recovery: removing " + DatPath(id) + " (compacted away)");
+        (void)ctx_->env->RemoveFile(DatPath(id));  // best effort: tried again at the next open
+        (void)ctx_->env->RemoveFile(IdxPath(id));
+      }
+      continue;
+    }
     s = LoadPack(id, idxs.count(id) > 0, frozen, unsealed);
     if (!s.ok()) {  // one unreadable pack must not take down the others
       ctx_->errors++;
@@ -287,7 +292,7 @@ Shard::FrozenPack Shard::FreezeEntries(std::shared_ptr<PackFile> file, uint64_t 
 }
 
 void Shard::AddFrozen(FrozenPack p) {
-  SumBytes(*p.idx, &bytes_raw_, &bytes_stored_);
+  SumIdxBytes(*p.idx, &bytes_raw_, &bytes_stored_, 1);
   frozen_.push_back(std::move(p));
   const IdxTable& t = *frozen_.back().idx;
   for (uint32_t i = 0; i < t.count(); ++i) FilterAdd(t.At(i).digest);
@@ -362,13 +367,13 @@ bool Shard::FindLocked(const Digest& d, ChunkLocation* loc) const {
   if (!filter_.MayContain(d)) return false;
   for (auto p = open_.rbegin(); p != open_.rend(); ++p) {
     auto it = (*p)->entries.find(d);
-    if (it != (*p)->entries.end()) {
+    if (it != (*p)->entries.end() && !IsDeletedLocked((*p)->file->id(), it->second.offset)) {
       *loc = {(*p)->file, it->second};
       return true;
     }
   }
   for (auto p = frozen_.rbegin(); p != frozen_.rend(); ++p) {
-    if (p->idx->Find(d, &loc->entry)) {
+    if (p->idx->Find(d, &loc->entry) && !IsDeletedLocked(p->file->id(), loc->entry.offset)) {
       loc->pack = p->file;
       return true;
     }
@@ -411,6 +416,10 @@ Status Shard::Refresh(bool* changed) {
   }
   std::vector<FrozenPack> frozen;
   std::vector<Unsealed> unsealed;
+  {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    if (!(s = LoadDeletionLog()).ok()) return s.WithContext("reading " + dir_);
+  }
   reuse_sealed_ = &sealed;
   s = LoadAll(&frozen, &unsealed);
   reuse_sealed_ = nullptr;
@@ -421,6 +430,7 @@ Status Shard::Refresh(bool* changed) {
   bytes_raw_ = bytes_stored_ = 0;
   for (auto& p : frozen) AddFrozen(std::move(p));
   for (auto& u : unsealed) AddFrozen(FreezeEntries(MakePackFile(u.id), u.id, u.entries, u.valid_end, u.crc, false));
+  RecountDead();
   dir_version_ = version;
   last_refresh_ = now;
   *changed = true;
@@ -434,9 +444,15 @@ Status Shard::CollectDigests(std::vector<Digest>* out) {
   size_t first = out->size();
   {
     std::shared_lock<std::shared_mutex> l(mu_);
-    for (const auto& p : frozen_) p.idx->AppendDigests(out);
-    for (const auto& p : open_) {
-      for (const auto& [d, e] : p->entries) out->push_back(d);
+    if (deletions_.empty()) {
+      for (const auto& p : frozen_) p.idx->AppendDigests(out);
+      for (const auto& p : open_) {
+        for (const auto& [d, e] : p->entries) out->push_back(d);
+      }
+    } else {
+      std::vector<LiveRecord> live;
+      CollectLive(&live);
+      for (const auto& r : live) out->push_back(r.entry.digest);
     }
   }
   std::sort(out->begin() + first, out->end());
@@ -456,8 +472,10 @@ ShardCounts Shard::GetCounts() {
     c.chunks += p->entries.size();
     c.packs_open++;
   }
-  c.bytes_raw = bytes_raw_;
-  c.bytes_stored = bytes_stored_;
+  c.chunks -= std::min(c.chunks, dead_count_);
+  c.bytes_raw = bytes_raw_ - std::min(bytes_raw_, dead_raw_);
+  c.bytes_stored = bytes_stored_ - std::min(bytes_stored_, dead_stored_);
+  c.dead_bytes = dead_stored_;
   return c;
 }
 

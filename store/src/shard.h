@@ -32,6 +32,7 @@
 #include "chunkfs/digest.h"
 #include "chunkfs/status.h"
 #include "bloom.h"
+#include "deletion_log.h"
 #include "idx.h"
 #include "pack_file.h"
 #include "records.h"
@@ -45,7 +46,7 @@ struct ChunkLocation {
 };
 
 struct ShardCounts {
-  uint64_t chunks = 0, bytes_raw = 0, bytes_stored = 0, packs_sealed = 0, packs_open = 0;
+  uint64_t chunks = 0, bytes_raw = 0, bytes_stored = 0, packs_sealed = 0, packs_open = 0, dead_bytes = 0;
 };
 
 class Shard {
@@ -83,6 +84,26 @@ class Shard {
   // same content stores it again instead of deduplicating against it.
   void MarkDamaged(const Digest& d);
   bool IsDamaged(const Digest& d) const;
+  // ---- deletion and compaction (shard_prune.cc) ----
+  // What one shard's prune found (or did).
+  struct PruneCounts {
+    uint64_t live = 0, deleted = 0, bytes_deleted = 0, stored_deleted = 0, protected_chunks = 0, missing = 0;
+    std::vector<Digest> missing_digests;  // at most `max_missing`
+  };
+  // Deletes every live digest of the shard not in [keep_begin, keep_end)
+  // (sorted) and not used since generation `since` (0: none protected).
+  // REQUIRES: the range holds only digests of this shard.
+  Status Prune(const Digest* keep_begin, const Digest* keep_end, uint64_t since, bool dry_run, size_t max_missing,
+               PruneCounts* out);
+  // A dedup hit or a touch: true (and the use recorded for open prune
+  // tokens) if the chunk is stored, atomically with respect to Prune.
+  bool MarkUsed(const Digest& d);
+  // Forgets every recorded use (no prune token is open any more).
+  void ForgetUses();
+  // One compaction pass over this shard.
+  Status Compact(const CompactOptions& options, CompactResult* out);
+  uint64_t dead_bytes() const;
+
   // Largest pack id seen in the directory (0 if none).
   uint64_t max_pack_id() const { return max_pack_id_; }
 
@@ -139,6 +160,33 @@ class Shard {
 
   std::shared_ptr<PackFile> MakePackFile(uint64_t id) const;
 
+  // Deletions (shard_prune.cc). A record is live unless deletions_ says so.
+  bool IsDeletedLocked(uint64_t pack, uint64_t offset) const { return deletions_.IsDeleted(pack, offset); }
+  Status LoadDeletionLog();
+  void RecountDead();
+  // REQUIRES: write_mu_. Appends entries to the log (opening or creating it)
+  // and applies them to deletions_ (taking mu_).
+  Status LogDeletions(const std::vector<DeletionEntry>& entries);
+  Status SyncDeletionLog();
+  Status RewriteDeletionLog();
+  struct LiveRecord {
+    IdxEntry entry;
+    uint64_t pack_id = 0;
+    std::shared_ptr<PackFile> file;
+  };
+  // REQUIRES: mu_ held (shared or exclusive). Every live record.
+  void CollectLive(std::vector<LiveRecord>* out) const;
+  struct PackUsage {
+    FrozenPack pack;
+    uint64_t size = 0, live_bytes = 0, live = 0;
+  };
+  std::vector<PackUsage> FrozenUsage() const;
+  Status CopyBatch(const std::vector<PackUsage>& batch, const CompactOptions& o, CompactResult* out);
+  Status CommitCompaction(const std::vector<PackUsage>& sources, std::unique_ptr<OpenPack> made,
+                          CompactResult* out);
+  Status RemoveDeadPacks(const std::vector<PackUsage>& dead, CompactResult* out);
+  void CollectRemovedPacks();
+
   // Writing (shard_writer.cc). REQUIRES: write_mu_ held (or the shard not
   // yet shared); they take mu_ themselves for in-memory updates.
   OpenPack* Active() const { return !open_.empty() && !open_.back()->full ? open_.back().get() : nullptr; }
@@ -170,6 +218,23 @@ class Shard {
   // to skip clean shards.
   std::atomic<bool> needs_sync_{false};
   std::set<Digest> damaged_;             // seen corrupt by a read (small: damage is rare)
+  DeletionSet deletions_;                // mu_ for reads; changed with both locks held
+  uint64_t dead_count_ = 0, dead_raw_ = 0, dead_stored_ = 0;  // mu_: deleted records still in packs
+  // The deletion log's writer (write_mu_).
+  std::unique_ptr<WritableFile> del_writer_;
+  uint64_t del_size_ = 0, del_synced_ = 0;
+  bool del_dir_unsynced_ = false;
+  bool del_broken_ = false;  // an fsync of the log failed: rewrite it whole
+  // Last prune generation in which each digest was stored or used, while a
+  // prune token is open (write_mu_).
+  std::unordered_map<Digest, uint64_t, DigestHash> used_gen_;
+  // Compaction (compact_mu_: one pass at a time; taken before write_mu_).
+  std::mutex compact_mu_;
+  // The pack being written by compaction (write_mu_): its records are not
+  // visible to lookups yet, but a prune deletes them too.
+  std::unordered_map<Digest, IdxEntry, DigestHash> compacting_;
+  uint64_t compacting_id_ = 0;
+  std::vector<std::shared_ptr<PackFile>> removed_;  // compacted away; files go when unused (write_mu_)
   DigestFilter filter_;                  // over every digest in frozen_ and active_
   uint64_t bytes_raw_ = 0, bytes_stored_ = 0;
   bool dir_exists_ = false;

@@ -92,6 +92,7 @@ Status Shard::AppendToPack(OpenPack* p, const records::RecordHeader& h, const re
     p->entries.insert_or_assign(h.digest, e);  // replaces a damaged copy
     damaged_.erase(h.digest);
     FilterAdd(h.digest);
+    if (ctx_->tokens_open.load() > 0) used_gen_[h.digest] = ctx_->prune_gen.load();  // write_mu_ is held
     bytes_raw_ += h.raw_len;
     bytes_stored_ += h.stored_len;
   }
@@ -129,6 +130,7 @@ Status Shard::Sync(bool force_publish, bool* publish_pending) {
     if (open_.size() == n) ++i;  // else open_[i] was dropped: i is the next one
   }
   while (first.ok() && !open_.empty() && open_.front()->full) first = SealOldest();
+  if (Status ds = SyncDeletionLog(); !ds.ok() && first.ok()) first = ds;
   OpenPack* a = Active();
   if (first.ok() && a != nullptr && a->idx_dirty) {
     // Publishing costs a file creation and a rename: at most once a second
@@ -148,6 +150,7 @@ Status Shard::Sync(bool force_publish, bool* publish_pending) {
   }
   bool unsynced = false;
   for (const auto& p : open_) unsynced |= p->synced_size < p->size || p->dir_unsynced || p->full;
+  unsynced |= del_broken_ || del_synced_ < del_size_ || del_dir_unsynced_;
   needs_sync_ = !first.ok() || *publish_pending || unsynced;
   return first;
 }
@@ -342,6 +345,11 @@ Status Shard::Close() {
   while (!open_.empty()) {  // the entries stay readable; nothing is appended any more
     Status c = Retire(open_.size() - 1, open_.back()->size);
     if (s.ok()) s = c;
+  }
+  if (del_writer_ != nullptr) {
+    Status c = del_writer_->Close();
+    if (s.ok()) s = c;
+    del_writer_.reset();
   }
   needs_sync_ = false;
   return s;

@@ -20,6 +20,8 @@ struct StoreContext {
   Env* env = nullptr;
   std::string repo;
   RepoSettings settings;  // effective (header plus per-open overrides)
+  // The header's format version; raised by the first deletion.
+  std::atomic<uint32_t> format_version{0};
   bool read_only = false;
   std::function<void(const std::string&)> log;
   // Next pack id to allocate: one more than any id found on disk, so ids
@@ -29,6 +31,12 @@ struct StoreContext {
   // Records appended, counted under the shard lock at the append, so that a
   // dedup hit on a record not yet synced always sees it (group commit).
   std::atomic<uint64_t> appends{0};
+
+  // Prune tokens: the generation of the newest token, and how many are
+  // open. While any is open, every store, dedup hit and touch records the
+  // current generation for its digest (Shard::used_gen_).
+  std::atomic<uint64_t> prune_gen{0};
+  std::atomic<int> tokens_open{0};
 
   // Open pack files for reads, bounded (OpenOptions::max_open_files).
   std::unique_ptr<FileCache> files;

@@ -190,7 +190,7 @@ TEST(RepoOpen, NewerFormatVersionRefusedNothingChanged) {
     auto repo = OpenOrDie(dir.Sub("r"));
     PutOrDie(repo.get(), "old data");
   }
-  PatchHeaderVersion(dir.Sub("r"), 2);
+  PatchHeaderVersion(dir.Sub("r"), 3);  // this program writes version 2
   auto before = TreeHashes(dir.Sub("r"));
   for (bool ro : {false, true}) {
     Status s = TryOpen(dir.Sub("r"), ro);

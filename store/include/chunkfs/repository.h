@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "chunkfs/digest.h"
 #include "chunkfs/env.h"
@@ -34,6 +35,9 @@ struct RepoSettings {
   uint32_t max_chunk_size = 16u << 20;
   // zlib level 1..9 (0: store every chunk raw).
   int compression_level = 1;
+  // The format version read from the header (docs/FORMAT.md); ignored by
+  // Create, which writes the current one.
+  uint32_t format_version = 0;
 };
 
 struct OpenOptions {
@@ -76,6 +80,63 @@ struct RepoStats {
   uint64_t syncs = 0;         // group-commit rounds since open
   uint64_t corrupt_reads = 0; // Gets that found damage, since open
   uint64_t errors = 0;        // failed operations since open
+  // Deletion and compaction (docs/FORMAT.md "Deletions").
+  uint64_t chunks_deleted = 0;      // by prunes since open
+  uint64_t dead_bytes = 0;          // stored bytes of deleted records waiting for compaction
+  uint64_t bytes_reclaimed = 0;     // pack bytes removed by compaction since open
+  uint64_t compactions = 0;         // packs written by compaction since open
+  uint64_t compaction_running = 0;  // 1 while a Compact is in progress
+  uint64_t compaction_bytes_copied = 0;  // live bytes copied by compaction since open
+};
+
+// A point in time for a prune (Repository::BeginPrune): a prune with it
+// deletes nothing stored, stored again (a dedup hit) or touched after it was
+// taken. Valid only for the open Repository that issued it (a token from
+// before a remount is refused), until a prune uses it.
+struct PruneToken {
+  uint64_t instance = 0;    // random, chosen when the repository was opened
+  uint64_t generation = 0;  // 1, 2, ... within that open
+  std::string ToString() const;  // "<16 hex>-<decimal>"
+  static bool Parse(std::string_view text, PruneToken* out);
+};
+
+struct PruneOptions {
+  const PruneToken* since = nullptr;  // nullptr: a token taken when the prune starts
+  bool dry_run = false;               // count only; nothing changes
+  // Refused (InvalidArgument, nothing deleted) unless force: an empty keep
+  // list, or a prune that would delete more than this share of the chunks.
+  double max_delete_share = 0.5;
+  bool force = false;
+};
+
+struct PruneResult {
+  uint64_t chunks_before = 0;
+  uint64_t chunks_deleted = 0;        // (would be, with dry_run)
+  uint64_t bytes_deleted = 0;         // uncompressed bytes of those chunks
+  uint64_t stored_bytes_deleted = 0;  // their bytes on disk, given back by compaction
+  uint64_t protected_chunks = 0;      // not kept, but stored or touched since the token
+  uint64_t keep_missing = 0;          // keep-list digests that are not stored
+  std::vector<Digest> missing;        // the first 100 of them, in order
+};
+
+struct CompactOptions {
+  // A sealed pack is rewritten once this share of its bytes is dead; a pack
+  // with nothing live is simply removed.
+  double min_dead_share = 0.10;
+  // Sealed packs smaller than this (0: a quarter of the pack size) are
+  // merged when a shard has two or more.
+  uint64_t small_pack_bytes = 0;
+  // Copy at most this many bytes a second (0: no limit) and stop after
+  // max_bytes copied (0: no limit).
+  uint64_t bytes_per_second = 0;
+  uint64_t max_bytes = 0;
+};
+
+struct CompactResult {
+  uint64_t packs_removed = 0;
+  uint64_t packs_written = 0;
+  uint64_t bytes_copied = 0;     // live record bytes copied
+  uint64_t bytes_reclaimed = 0;  // pack bytes removed less pack bytes written
 };
 
 // Iterates over all digests in ascending order. Holds at most one shard's
@@ -132,6 +193,25 @@ class Repository {
   // that chunk is Put again.
   virtual Status Sync() = 0;
   virtual std::unique_ptr<DigestIterator> NewIterator() = 0;
+
+  // Deletion (SPEC §7, docs/RELIABILITY.md). Writable repositories only.
+  // Takes a token (see PruneToken).
+  virtual Status BeginPrune(PruneToken* token) = 0;
+  // Deletes every chunk whose digest is not in `keep` (REQUIRES: sorted
+  // ascending; duplicates allowed) and was not stored, stored again or
+  // touched since the token. Each chunk is checked and deleted atomically
+  // with respect to a Put of the same content. Durable on return: a deleted
+  // chunk is NotFound at once and after any crash; a crash before the
+  // return leaves each chunk deleted or whole. Uses up the token.
+  virtual Status Prune(const std::vector<Digest>& keep, const PruneOptions& options, PruneResult* result) = 0;
+  // Marks a stored chunk as in use (protects it from prunes whose token is
+  // older). NotFound if it is not stored.
+  virtual Status Touch(const Digest& digest) = 0;
+  // Gives back the space of deleted chunks: packs with nothing live are
+  // removed, packs over the dead threshold (and small sealed packs) are
+  // rewritten with their live records only; the new pack and its idx are
+  // durable before the old pack goes. One pack in flight at a time.
+  virtual Status Compact(const CompactOptions& options, CompactResult* result) = 0;
   virtual RepoStats GetStats() = 0;
   virtual const RepoSettings& settings() const = 0;
   virtual const std::string& path() const = 0;

@@ -320,10 +320,35 @@ int ChunkFs::Flush(fuse_ino_t /*ino*/, fuse_file_info* fi) {
 
 int ChunkFs::Fsync(fuse_ino_t /*ino*/, fuse_file_info* fi) {
   auto h = GetHandle(fi);
-  if (h && h->kind == FileHandle::Kind::kUpload && h->commits) {
+  const bool upload = h && h->kind == FileHandle::Kind::kUpload && h->commits;
+  if (upload) {
     if (int err = Commit(h->node, *h->upload)) return err;
   }
   // Never ENOSYS (the kernel would stop sending fsync for good).
+  int err = SyncNow();
+  return upload ? StoreAgainIfLost(*h, err) : err;
+}
+
+// fsync() of an upload returns 0 only if its chunk is durable and readable.
+// The store may have lost the chunk before it became durable (a failed
+// fsync whose records it could not write again; then every Sync fails until
+// the chunk is stored again): the upload is still open, so its content is
+// stored again and synced once more.
+int ChunkFs::StoreAgainIfLost(FileHandle& h, int sync_err) {
+  if (!repo_ || config_.read_only) return sync_err;
+  Digest d;
+  {
+    std::lock_guard<std::mutex> l(inodes_.mu());
+    if (!h.node->committed) return sync_err ? sync_err : EIO;
+    d = h.node->digest;
+  }
+  if (repo_->Contains(d)) return sync_err;
+  std::string content;
+  if (int err = h.upload->Read(0, h.upload->size(), &content)) return err;
+  if (Sha256(content) != d) return sync_err ? sync_err : EIO;  // rewritten meanwhile
+  Log("chunk " + d.ToHex() + " was lost before it became durable; storing it again from the open file");
+  CommitResult again;
+  if (int err = PutContent(content, &d, &again)) return err;
   return SyncNow();
 }
 

@@ -270,6 +270,7 @@ class ChunkFs {
   void BackgroundSync() noexcept;
   void MarkUnsynced() { unsynced_.store(true, std::memory_order_release); }
   int SyncNow();
+  int StoreAgainIfLost(FileHandle& h, int sync_err);
 
   const FsConfig config_;
   const Logger log_;

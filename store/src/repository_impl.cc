@@ -79,6 +79,13 @@ Status RepositoryImpl::Get(const Digest& digest, std::string* out) {
   ChunkLocation loc;
   if (!shards_[digest.shard()]->Find(digest, &loc)) return Status::NotFound("chunk " + digest.ToHex());
   Status s = loc.pack->ReadChunk(loc.entry, out);
+  if (ctx_->read_only && s.IsIOError() && s.err() == ENOENT) {
+    // The writer compacted the pack away since we loaded it: look again.
+    Shard& shard = *shards_[digest.shard()];
+    shard.Reload();
+    if (!shard.Find(digest, &loc)) return Status::NotFound("chunk " + digest.ToHex());
+    s = loc.pack->ReadChunk(loc.entry, out);
+  }
   if (s.IsCorruption()) {
     corrupt_reads_++;
     shards_[digest.shard()]->MarkDamaged(digest);  // a new Put of it stores it again

@@ -391,6 +391,17 @@ bool Shard::Find(const Digest& d, ChunkLocation* loc) {
   return FindLocked(d, loc);
 }
 
+void Shard::Reload() {
+  {
+    std::lock_guard<std::mutex> rl(refresh_mu_);
+    last_refresh_ = {};  // forces the next Refresh to read the folder
+    dir_version_ = 0;
+  }
+  bool changed = false;
+  Status s = Refresh(&changed);
+  if (!s.ok()) ctx_->Log("re-reading " + dir_ + " failed: " + s.ToString());
+}
+
 bool Shard::RefreshIfChanged() {
   bool changed = false;
   return Refresh(&changed).ok() && changed;

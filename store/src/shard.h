@@ -62,6 +62,9 @@ class Shard {
   // Finds a chunk. A read-only shard re-reads its directory on a miss when
   // the directory changed (so it sees the writer's newly published idx).
   bool Find(const Digest& d, ChunkLocation* loc);
+  // Read-only: re-reads the shard folder now (packs compacted away by the
+  // writer since they were loaded).
+  void Reload();
   // Appends a record unless the digest is already stored (*was_new false).
   // The record is encoded and checksummed before any lock is taken, and
   // written from `payload` without a copy. A pack that fills up is sealed

@@ -202,5 +202,24 @@ TEST_F(PruneTest, CompactionOfASmallRepositoryRewritesItsActivePacks) {
   for (size_t i = 0; i < 150; ++i) EXPECT_TRUE(HasChunk(repo.get(), chunks_[1 + i])) << i;
 }
 
+// A read-only instance (chunkctl beside a mount) that loaded a pack before
+// the writer compacted it away finds the chunk in its new pack.
+TEST_F(PruneTest, ReaderOpenedBeforeCompactionFindsMovedChunks) {
+  auto writer = OpenOrDie(Path());
+  auto d = PutN(writer.get(), 200, 3000, 1);
+  ASSERT_TRUE(writer->Sync().ok());
+  auto reader = OpenOrDie(Path(), /*read_only=*/true);
+  std::vector<Digest> keep;
+  for (size_t i = 0; i < d.size(); i += 2) keep.push_back(d[i]);
+  PruneOptions o;
+  o.max_delete_share = 0.6;
+  PruneResult r;
+  ASSERT_TRUE(writer->Prune(Sorted(keep), o, &r).ok());
+  CompactResult c;
+  ASSERT_TRUE(writer->Compact(CompactOptions{}, &c).ok());
+  ASSERT_GT(c.packs_removed, 0u);
+  for (size_t i = 0; i < d.size(); i += 2) EXPECT_TRUE(HasChunk(reader.get(), chunks_[1 + i])) << i;
+}
+
 }  // namespace
 }  // namespace chunkfs

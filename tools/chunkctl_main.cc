@@ -2,6 +2,9 @@
 //
 //   chunkctl COMMAND [ARGS...]     see Usage() or `chunkctl --help`
 //
+// prune, prune-begin, compact and stats also take a chunkfs mountpoint
+// (cmd_prune.cc).
+//
 // Commands are rows of kCommands; check and repair (a later issue) become
 // two more rows.
 #include <cstdio>
@@ -34,6 +37,18 @@ constexpr Command kCommands[] = {
     {"stat", "REPO DIGEST", "show a chunk's raw size, stored size and codec", RunStat},
     {"check", "REPO [--read-data]", "verify every file (and with --read-data every chunk); exit 1 on damage", RunCheck},
     {"repair", "REPO", "rebuild what the data allows, quarantine the rest, list lost chunks", RunRepair},
+    {"prune", "TARGET --keep FILE [--since TOKEN] [--dry-run] [--force]",
+     "delete every chunk not in FILE (one digest a line, '-': stdin) and not stored or touched since TOKEN; an "
+     "empty list or deleting over half the chunks needs --force. TARGET: a repository (offline; the prune takes "
+     "its own token, so --since is for mountpoints) or a chunkfs mountpoint (the mount does the work)",
+     RunPrune},
+    {"prune-begin", "TARGET",
+     "print a prune token (for prune --since) of the mount at TARGET; tokens do not survive a remount, and one "
+     "taken on an unmounted repository is useless to a later command",
+     RunPruneBegin},
+    {"compact", "TARGET", "give back the space of deleted chunks now; waits, prints the bytes reclaimed", RunCompact},
+    {"stats", "TARGET [--json]", "show the repository's counters (chunks, deleted, dead bytes, compaction)",
+     RunStats},
 };
 
 const Command* FindCommand(std::string_view name) {

@@ -16,5 +16,9 @@ int RunLs(const CommandArgs& args);
 int RunStat(const CommandArgs& args);
 int RunCheck(const CommandArgs& args);
 int RunRepair(const CommandArgs& args);
+int RunPrune(const CommandArgs& args);
+int RunPruneBegin(const CommandArgs& args);
+int RunCompact(const CommandArgs& args);
+int RunStats(const CommandArgs& args);
 
 }  // namespace chunkctl

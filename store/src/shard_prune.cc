@@ -294,6 +294,12 @@ Status Shard::Compact(const CompactOptions& o, CompactResult* out) {
     batch_bytes += rewrite[i].live_bytes;
     batch.push_back(std::move(rewrite[i]));
   }
+  // Our references were the last ones to the packs dropped (unless a reader
+  // still holds one): letting go removes their files, then the log forgets them.
+  dead.clear();
+  rewrite.clear();
+  smalls.clear();
+  batch.clear();
   CollectRemovedPacks();
   return Status::OK();
 }
@@ -301,6 +307,7 @@ Status Shard::Compact(const CompactOptions& o, CompactResult* out) {
 // Packs with nothing live: logged dead (durably), then dropped; their files
 // go when the last reader lets go of them.
 Status Shard::RemoveDeadPacks(const std::vector<PackUsage>& dead, CompactResult* out) {
+  std::vector<FrozenPack> dropped;  // destroyed after the locks: removing files is disk I/O
   std::lock_guard<std::mutex> w(write_mu_);
   std::vector<DeletionEntry> entries;
   for (const auto& u : dead) entries.push_back({kDelPack, u.pack.file->id(), 0, Digest{}});
@@ -314,6 +321,7 @@ Status Shard::RemoveDeadPacks(const std::vector<PackUsage>& dead, CompactResult*
     if (it == frozen_.end()) continue;
     SumIdxBytes(*it->idx, &bytes_raw_, &bytes_stored_, -1);
     it->file->RemoveWhenUnused(ctx_->env, IdxPath(id));
+    dropped.push_back(std::move(*it));
     frozen_.erase(it);
     out->packs_removed++;
     out->bytes_reclaimed += u.size;
@@ -426,6 +434,7 @@ Status Shard::CommitCompaction(const std::vector<PackUsage>& sources, std::uniqu
     FrozenPack f = FreezeEntries(made->file, id, SortedEntries(*made), made->size, made->crc, true);
     idx = f.idx;
   }
+  std::vector<FrozenPack> dropped;  // destroyed after the locks: removing files is disk I/O
   std::lock_guard<std::mutex> w(write_mu_);
   std::vector<DeletionEntry> entries;
   for (const auto& u : sources) entries.push_back({kDelPack, u.pack.file->id(), 0, Digest{}});
@@ -446,6 +455,7 @@ Status Shard::CommitCompaction(const std::vector<PackUsage>& sources, std::uniqu
     if (it == frozen_.end()) continue;
     SumIdxBytes(*it->idx, &bytes_raw_, &bytes_stored_, -1);
     it->file->RemoveWhenUnused(ctx_->env, IdxPath(it->file->id()));
+    dropped.push_back(std::move(*it));
     frozen_.erase(it);
     removed += u.size;
     out->packs_removed++;

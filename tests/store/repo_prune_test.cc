@@ -173,6 +173,12 @@ TEST_F(PruneTest, CompactionGivesTheSpaceBackAndKeepsEveryKeptChunk) {
   EXPECT_EQ(repo->GetStats().dead_bytes, 0u);
   const uint64_t after = DiskUsage(Path());
   EXPECT_LT(after, before * 6 / 10) << "before " << before << " after " << after;
+  for (int s = 0; s < 256; ++s) {  // the packs are gone, so is what the logs said of them
+    std::string log = ShardDir(Path(), static_cast<uint8_t>(s)) + "/deleted.log";
+    if (fs::exists(log)) {
+      EXPECT_EQ(FileSize(log), 32u) << log;
+    }
+  }
   for (size_t i = 0; i < d.size(); ++i) {
     if (i % 2 == 0) EXPECT_TRUE(HasChunk(repo.get(), chunks_[1 + i])) << i;
     else EXPECT_FALSE(repo->Contains(d[i])) << i;

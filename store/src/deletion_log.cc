@@ -21,6 +21,12 @@ size_t DeletionSet::DeletedIn(uint64_t pack_id) const {
   return it == records_.end() ? 0 : it->second.size();
 }
 
+std::vector<uint64_t> DeletionSet::packs_with_deletions() const {
+  std::vector<uint64_t> out;
+  for (const auto& [p, offs] : records_) out.push_back(p);
+  return out;
+}
+
 void DeletionSet::ForgetPack(uint64_t pack_id) {
   packs_.erase(pack_id);
   records_.erase(pack_id);

@@ -43,6 +43,8 @@ class DeletionSet {
   // Forgets a pack whose files are gone (its entries are no longer needed).
   void ForgetPack(uint64_t pack_id);
   const std::set<uint64_t>& dead_packs() const { return packs_; }
+  // Packs (not dead) that have deleted records.
+  std::vector<uint64_t> packs_with_deletions() const;
   // The whole set as log entries (for rewriting the log).
   std::vector<DeletionEntry> Entries() const;
 

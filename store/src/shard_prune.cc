@@ -33,7 +33,12 @@ Status Shard::LoadDeletionLog() {
   if (!(s = ctx_->env->ReadFileToString(path, &bytes)).ok()) return s;
   deletion_log::Parsed parsed;
   if (!(s = deletion_log::Decode(bytes, id_, &parsed)).ok()) return s.WithContext(path);
-  for (const auto& e : parsed.entries) deletions_.Apply(e);
+  for (const auto& e : parsed.entries) {
+    deletions_.Apply(e);
+    // An id the log names is never given to a new pack: its entries would
+    // delete that pack's records (a compaction pack lost in a crash).
+    max_pack_id_ = std::max(max_pack_id_, e.pack_id);
+  }
   std::string damage = parsed.header_damage.empty() ? parsed.stop_reason : parsed.header_damage;
   del_size_ = del_synced_ = parsed.valid_end;
   if (damage.empty() || ctx_->read_only) return Status::OK();
@@ -476,10 +481,21 @@ Status Shard::CommitCompaction(const std::vector<PackUsage>& sources, std::uniqu
 // without them.
 void Shard::CollectRemovedPacks() {
   std::lock_guard<std::mutex> w(write_mu_);
+  // Dead packs, and packs that never became durable (a compaction's pack
+  // lost in a crash) yet have deleted records.
+  std::vector<uint64_t> candidates = deletions_.packs_with_deletions();
+  candidates.insert(candidates.end(), deletions_.dead_packs().begin(), deletions_.dead_packs().end());
   std::vector<uint64_t> gone;
-  for (uint64_t id : deletions_.dead_packs()) {
+  for (uint64_t id : candidates) {
     bool exists = true;
-    if (ctx_->env->FileExists(DatPath(id), &exists).ok() && !exists) gone.push_back(id);
+    if (id == compacting_id_ || !ctx_->env->FileExists(DatPath(id), &exists).ok() || exists) continue;
+    bool loaded;
+    {
+      std::shared_lock<std::shared_mutex> l(mu_);
+      loaded = std::any_of(frozen_.begin(), frozen_.end(), [id](const FrozenPack& p) { return p.file->id() == id; }) ||
+               std::any_of(open_.begin(), open_.end(), [id](const auto& p) { return p->file->id() == id; });
+    }
+    if (!loaded) gone.push_back(id);
   }
   if (gone.empty() || !ctx_->env->SyncDir(dir_).ok()) return;
   {

@@ -63,6 +63,14 @@ void ChunkFs::Attach(std::unique_ptr<Repository> repo, uint64_t max_chunk) {
 
 void ChunkFs::StartThreads() {
   if (!config_.read_only && !flusher_.joinable()) flusher_ = std::thread([this] { FlusherLoop(); });
+  if (!config_.read_only && config_.compact && repo_ && !compactor_) {
+    CompactorConfig cc;
+    cc.bytes_per_second = config_.compact_rate;
+    cc.interval_ms = config_.compact_interval_ms;
+    cc.batch_bytes = repo_->settings().pack_size_limit;
+    compactor_ = std::make_unique<Compactor>(repo_.get(), cc, log_);
+    compactor_->Start();
+  }
 }
 
 namespace {
@@ -128,6 +136,7 @@ int ChunkFs::SyncNow() {
 }
 
 Status ChunkFs::Shutdown() {
+  if (compactor_) compactor_->Stop();  // after the batch in progress
   {
     std::lock_guard<std::mutex> l(flusher_mu_);
     flusher_stop_ = true;
@@ -242,8 +251,9 @@ int ChunkFs::Setattr(const fuse_ctx* ctx, fuse_ino_t ino, const struct stat& att
                      fuse_file_info* fi, struct stat* out, double* timeout) {
   auto node = GetNode(ino);
   if (!node) return ENOENT;
+  if (node->kind == NodeKind::kChunk) return SetattrChunk(node, to_set, out, timeout);  // touch: control_ops.cc
   if (node->kind != NodeKind::kIncomingDir && node->kind != NodeKind::kIncomingFile) {
-    return EROFS;  // "/", "/chunks", "/.stats" and chunks never change
+    return EROFS;  // "/", "/chunks", "/.stats" and "/.control" never change
   }
   if (config_.read_only) return EROFS;
   *timeout = kIncomingTimeout;
@@ -259,6 +269,8 @@ int ChunkFs::Open(fuse_ino_t ino, fuse_file_info* fi) {
     case NodeKind::kChunk:
     case NodeKind::kStats:
       return OpenChunkLike(node, fi);
+    case NodeKind::kControl:
+      return OpenControl(node, fi);
     default:
       return EISDIR;
   }
@@ -287,6 +299,9 @@ int ChunkFs::Read(fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi
       }
       break;
     }
+    case FileHandle::Kind::kControl:
+      err = ReadControl(*h, size, off, out);
+      break;
     default:
       return EISDIR;
   }
@@ -297,6 +312,7 @@ int ChunkFs::Read(fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi
 int ChunkFs::Write(fuse_ino_t /*ino*/, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
   auto h = GetHandle(fi);
   if (!h) return EBADF;
+  if (h->kind == FileHandle::Kind::kControl) return WriteControl(*h, buf, size, off);
   if (h->kind != FileHandle::Kind::kUpload || !h->commits) return EBADF;
   if (off < 0) return EINVAL;
   bool was_spilled = h->upload->spilled();

@@ -7,6 +7,7 @@
 //   chunks_ops.cc    "/", "/chunks", "/chunks/<digest>", "/.stats"
 //   incoming_ops.cc  "/incoming" and everything below it
 //   stats.cc         the /.stats JSON
+//   control_ops.cc   "/.control" (prune, compact, ...) and touch on chunks
 // See docs/MOUNT.md for the behaviour and the bounds.
 #pragma once
 
@@ -27,6 +28,8 @@
 
 #include "chunk_cache.h"
 #include "chunkfs/repository.h"
+#include "compactor.h"
+#include "control.h"
 #include "inode_table.h"
 #include "upload.h"
 
@@ -44,6 +47,10 @@ struct FsConfig {
   unsigned commit_slots = 0;  // large commits at once (CommitGate; 0: one per core)
   uint32_t uid = 0;     // owner of the fixed inodes and of chunks
   uint32_t gid = 0;
+  // Background compaction (compactor.h; -o compact, compact_rate, compact_interval).
+  bool compact = true;
+  uint64_t compact_rate = 64ull << 20;  // bytes a second; 0: no limit
+  uint64_t compact_interval_ms = 60000;
 };
 
 // Timeouts (seconds) given to the kernel; see docs/MOUNT.md.
@@ -66,7 +73,7 @@ struct ReadReply {
 
 // An open file or directory (fuse_file_info::fh is its id in the HandleTable).
 struct FileHandle {
-  enum class Kind { kChunk, kUpload, kStats, kRootDir, kChunksDir, kIncomingDir };
+  enum class Kind { kChunk, kUpload, kStats, kRootDir, kChunksDir, kIncomingDir, kControl };
   Kind kind = Kind::kChunk;
   std::shared_ptr<Node> node;
 
@@ -83,6 +90,9 @@ struct FileHandle {
 
   // kStats: the JSON, generated at open.
   std::string text;
+
+  // kControl: the request and its reply (guarded by mu).
+  std::unique_ptr<ControlSession> control;
 
   // kChunksDir: the listing in progress; the iterator stands at the first
   // entry after the one whose readdir cookie is iter_cookie.
@@ -158,6 +168,9 @@ class ChunkFs {
   // session loop returned: stops the threads, syncs and closes the store.
   // `max_chunk`: the largest chunk this mount accepts (EFBIG beyond).
   void Attach(std::unique_ptr<Repository> repo, uint64_t max_chunk);
+  // The session, for invalidating the kernel's entries of deleted chunks
+  // after a prune (control_ops.cc). Set before the session loop runs.
+  void SetSession(fuse_session* se) { session_ = se; }
   void StartThreads();
   Status Shutdown();
 
@@ -227,6 +240,21 @@ class ChunkFs {
   // Loads a verified chunk (cache, else the store). 0, ENOENT or EIO.
   int LoadChunk(const Digest& digest, ChunkCache::Content* out);
 
+  // control_ops.cc
+  int OpenControl(const std::shared_ptr<Node>& node, fuse_file_info* fi);
+  int WriteControl(FileHandle& h, const char* buf, size_t size, off_t off);
+  // The first read runs the request (RunControl); reads serve the reply.
+  int ReadControl(FileHandle& h, size_t size, off_t off, ReadReply* out);
+  // Runs a request; the reply ("ok\n..." or "error\n..."). May throw
+  // (bad_alloc): ReadControl answers the session before calling it, so that
+  // a request never runs twice.
+  std::string RunControl(ControlSession& session);
+  // After a prune: the kernel forgets its entries of deleted chunks.
+  void ForgetDeletedChunks();
+  // Setattr of /chunks/<digest>: times only (touch), which marks the chunk
+  // in use (Repository::Touch) and changes nothing else; EROFS otherwise.
+  int SetattrChunk(const std::shared_ptr<Node>& node, int to_set, struct stat* out, double* timeout);
+
   // incoming_ops.cc
   int LookupIncoming(Node& dir, const char* name, fuse_entry_param* e);
   void IncomingAttrLocked(const Node& node, struct stat* st) const;
@@ -294,6 +322,12 @@ class ChunkFs {
   std::thread flusher_;
 
   std::function<void()> after_load_hook_;  // see SetAfterLoadHookForTest
+
+  // control_ops.cc: prune, prune-begin and compact requests run one at a
+  // time (a second one waits); stats does not wait.
+  std::mutex control_mu_;
+  fuse_session* session_ = nullptr;
+  std::unique_ptr<Compactor> compactor_;  // set by StartThreads (unless read-only or -o compact=off)
 };
 
 }  // namespace chunkfs::fs

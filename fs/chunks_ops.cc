@@ -1,4 +1,4 @@
-// "/", "/chunks", "/chunks/<digest>" and "/.stats".
+// "/", "/chunks", "/chunks/<digest>" and "/.stats" ("/.control": control_ops.cc).
 #include <fcntl.h>
 
 #include <cerrno>
@@ -55,6 +55,8 @@ int ChunkFs::LookupRoot(const char* name, fuse_entry_param* e) {
     ino = kIncomingIno;
   } else if (std::strcmp(name, ".stats") == 0) {
     ino = kStatsIno;
+  } else if (control::kControlName == name) {
+    ino = kControlIno;
   } else {
     return ENOENT;
   }
@@ -137,6 +139,8 @@ int ChunkFs::OpenChunkLike(const std::shared_ptr<Node>& node, fuse_file_info* fi
     h->text = StatsJson();
     fi->direct_io = 1;  // the size changes between opens; read to EOF
   } else {
+    // Deleted by a prune since the kernel cached its name: gone.
+    if (!repo_->Contains(node->digest)) return ENOENT;
     h->kind = FileHandle::Kind::kChunk;
     h->digest = node->digest;
     fi->keep_cache = 1;  // content never changes: keep the page cache
@@ -194,7 +198,7 @@ int ChunkFs::ReaddirRoot(fuse_req_t req, size_t size, off_t off, std::string* bu
   static constexpr Entry kEntries[] = {
       {".", kRootIno, S_IFDIR},          {"..", kRootIno, S_IFDIR},
       {"chunks", kChunksIno, S_IFDIR},   {"incoming", kIncomingIno, S_IFDIR},
-      {".stats", kStatsIno, S_IFREG},
+      {".stats", kStatsIno, S_IFREG},      {".control", kControlIno, S_IFREG},
   };
   DirBuffer out(req, size, buf);
   for (uint64_t i = static_cast<uint64_t>(off); i < std::size(kEntries); i++) {

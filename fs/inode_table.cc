@@ -30,6 +30,7 @@ InodeTable::InodeTable(uint64_t max_names, uint32_t uid, uint32_t gid) : max_nam
   add(kRootIno, NodeKind::kRoot, S_IFDIR | 0755);
   add(kChunksIno, NodeKind::kChunksDir, S_IFDIR | 0555);
   add(kStatsIno, NodeKind::kStats, S_IFREG | 0444);
+  add(kControlIno, NodeKind::kControl, S_IFREG | 0600);  // the mount's owner only
   auto incoming = add(kIncomingIno, NodeKind::kIncomingDir, S_IFDIR | 0755);
   incoming->dir = std::make_unique<DirEntries>();
   incoming->parent = kRootIno;
@@ -55,6 +56,13 @@ std::shared_ptr<Node> InodeTable::ChunkNodeLocked(const Digest& digest, uint64_t
   nodes_[node->ino] = node;
   chunk_index_[digest] = node->ino;
   return node;
+}
+
+std::vector<Digest> InodeTable::ChunkDigestsLocked() const {
+  std::vector<Digest> out;
+  out.reserve(chunk_index_.size());
+  for (const auto& [digest, ino] : chunk_index_) out.push_back(digest);
+  return out;
 }
 
 void InodeTable::ForgetLocked(uint64_t ino, uint64_t n) {

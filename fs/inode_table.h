@@ -1,6 +1,6 @@
 // InodeTable: every inode the kernel may name, and the /incoming name tree.
 //
-// Fixed inodes: 1 "/", 2 "/chunks", 3 "/incoming", 4 "/.stats". Dynamic
+// Fixed inodes: 1 "/", 2 "/chunks", 3 "/incoming", 4 "/.stats", 5 "/.control". Dynamic
 // inode numbers start at 16 and are never reused within a mount.
 //
 //  * /chunks/<digest>: one node per digest while the kernel holds a lookup
@@ -41,6 +41,7 @@ constexpr uint64_t kRootIno = 1;
 constexpr uint64_t kChunksIno = 2;
 constexpr uint64_t kIncomingIno = 3;
 constexpr uint64_t kStatsIno = 4;
+constexpr uint64_t kControlIno = 5;  // the control file (fs/control.h)
 constexpr uint64_t kFirstDynamicIno = 16;
 
 enum class NodeKind : uint8_t {
@@ -50,6 +51,7 @@ enum class NodeKind : uint8_t {
   kChunk,         // /chunks/<digest>
   kIncomingDir,   // /incoming and directories below it
   kIncomingFile,  // a name below /incoming
+  kControl,       // /.control
 };
 
 // The st_ino reported for /chunks/<digest> (in stat and readdir): derived from
@@ -150,6 +152,8 @@ class InodeTable {
   uint64_t max_names() const { return max_names_; }
   uint64_t dropped() const { return dropped_; }
   uint64_t chunk_nodes() const { return chunk_index_.size(); }
+  // The digests of the /chunks/<digest> nodes the kernel holds.
+  std::vector<Digest> ChunkDigestsLocked() const;
   uint64_t nodes() const { return nodes_.size(); }
 
   // Readdir cookies of /incoming directories: "." 1, ".." 2, child seq+2.

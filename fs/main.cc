@@ -238,12 +238,17 @@ int Run(int argc, char** argv) {
   AddMountOptions(&args, o, repo_path);
 
   ConfigureMallocForMount();  // large buffers go back to the system when freed
+  uint64_t files = 0;          // many packs, one descriptor each while cached (docs/ARCHITECTURE.md)
+  if (!chunkfs::RaiseOpenFileLimit(&files).ok()) std::fprintf(stderr, "chunkfs: cannot raise the open-file limit\n");
   FsConfig cfg;
   cfg.max_names = o.max_names;
   cfg.write_buffer = o.write_buffer;
   cfg.cache_size = o.cache_size;
   cfg.sync = o.sync;
   cfg.flush_interval_ms = o.flush_interval_ms;
+  cfg.compact = o.compact;
+  cfg.compact_rate = o.compact_rate;
+  cfg.compact_interval_ms = o.compact_interval_ms;
   cfg.read_only = o.read_only;
   cfg.tmp_dir = repo_paths::TempDir(repo_path);
   cfg.uid = ::getuid();
@@ -282,6 +287,7 @@ int Run(int argc, char** argv) {
     return 1;
   }
   fs->Attach(std::move(repo), max_chunk);
+  fs->SetSession(se);  // invalidates the kernel's entries of pruned chunks
 
   if (fuse_set_signal_handlers(se) != 0) {
     log("cannot install signal handlers");

@@ -30,6 +30,9 @@ enum Key {
   kKeyMaxThreads,
   kKeyMaxIdleThreads,
   kKeyMaxRead,
+  kKeyCompact,
+  kKeyCompactRate,
+  kKeyCompactInterval,
   kKeyNeedsValue,
 };
 
@@ -56,6 +59,9 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("max_idle_threads=", kKeyMaxIdleThreads),
     // Checked here, passed on: the kernel would refuse "-1" only at mount.
     FUSE_OPT_KEY("max_read=", kKeyMaxRead),
+    FUSE_OPT_KEY("compact=", kKeyCompact),
+    FUSE_OPT_KEY("compact_rate=", kKeyCompactRate),
+    FUSE_OPT_KEY("compact_interval=", kKeyCompactInterval),
     // The value-taking options given without a value: a clear error rather
     // than libfuse's "unknown option".
     FUSE_OPT_KEY("pack_size", kKeyNeedsValue),
@@ -67,6 +73,9 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("cache_size", kKeyNeedsValue),
     FUSE_OPT_KEY("max_threads", kKeyNeedsValue),
     FUSE_OPT_KEY("max_idle_threads", kKeyNeedsValue),
+    FUSE_OPT_KEY("compact", kKeyNeedsValue),
+    FUSE_OPT_KEY("compact_rate", kKeyNeedsValue),
+    FUSE_OPT_KEY("compact_interval", kKeyNeedsValue),
     FUSE_OPT_END,
 };
 
@@ -190,6 +199,19 @@ int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/)
     case kKeyMaxRead: {
       uint64_t v;
       return HandleCountOption(st, arg, 1, UINT32_MAX, "1 to 4294967295", &v) ? 1 : -1;
+    }
+    case kKeyCompact:
+      if (ValueOf(arg) != "on" && ValueOf(arg) != "off") return BadValue(st, arg, "on or off") ? 0 : -1;
+      o->compact = ValueOf(arg) == "on";
+      return 0;
+    case kKeyCompactRate:
+      return HandleSizeOption(st, arg, 0, 64ull << 30, "0 = no limit, to 64G a second", &o->compact_rate) ? 0 : -1;
+    case kKeyCompactInterval: {
+      uint64_t ms;
+      if (!ParseDuration(ValueOf(arg), &ms)) return BadValue(st, arg, "seconds such as 60 or 0.5") ? 0 : -1;
+      if (!InRange(st, NameOf(arg), ValueOf(arg), ms, 100, 86400 * 1000, "0.1s to 86400s")) return -1;
+      o->compact_interval_ms = ms;
+      return 0;
     }
     case kKeySync:
       o->sync = true;
@@ -324,6 +346,8 @@ Mounts the chunkfs repository REPO at MOUNTPOINT:
                                keeps its name, with the digest in the xattr
                                user.chunkfs.digest
   MOUNTPOINT/.stats            counters as JSON
+  MOUNTPOINT/.control          the owner's channel for `chunkctl prune`,
+                               prune-begin, compact and stats on MOUNTPOINT
 Create a repository first with `chunkctl init REPO` (or mount with -o create).
 Unmount with `fusermount3 -u MOUNTPOINT` (or SIGTERM / Ctrl-C with -f).
 
@@ -346,6 +370,12 @@ chunkfs options:
     -o write_buffer=SIZE   memory for writes in flight, over all writers
                            (default 64M; beyond it uploads spill to REPO/tmp)
     -o cache_size=SIZE     decompressed chunks kept between opens (default 64M)
+    -o compact=on|off      background compaction: gives the space of chunks
+                           deleted by `chunkctl prune` back (default on)
+    -o compact_rate=SIZE   bytes a second it copies at most (default 64M; 0:
+                           no limit)
+    -o compact_interval=T  how often it looks for space to give back (default
+                           60 seconds; it also runs after every prune)
     -o clear_stale         lazily unmount MOUNTPOINT first if a crashed mount
                            left it dead (ENOTCONN)
     -o ro                  mount read-only (the repository is opened read-only)

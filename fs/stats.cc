@@ -75,16 +75,8 @@ std::string ChunkFs::StatsJson() {
   if (repo_) {
     RepoStats rs = repo_->GetStats();
     j.Field("repository", repo_->path());
-    j.Field("chunks", rs.chunks);
-    j.Field("bytes_raw", rs.bytes_raw);
-    j.Field("bytes_stored", rs.bytes_stored);
-    j.Field("packs_sealed", rs.packs_sealed);
-    j.Field("packs_open", rs.packs_open);
-    j.Field("puts", rs.puts);
-    j.Field("dedup_hits", rs.dedup_hits);
-    j.Field("syncs", rs.syncs);
-    j.Field("corrupt_reads", rs.corrupt_reads);
-    j.Field("store_errors", rs.errors);
+    // The same names as `chunkctl stats` (chunks, ..., dead_bytes, compactions).
+    control::ForEachRepoStat(rs, [&j](const char* name, uint64_t v) { j.Field(name, v); });
   }
   FsCounters& c = counters_;
   auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -124,6 +116,13 @@ std::string ChunkFs::StatsJson() {
     j.Field("inodes", inodes_.nodes());
   }
   j.Field("open_handles", static_cast<uint64_t>(handles_.size()));
+  j.Begin("compactor");  // background compaction (compactor.h)
+  j.Field("enabled", compactor_ != nullptr);
+  j.Field("rate", config_.compact_rate);
+  j.Field("interval_ms", config_.compact_interval_ms);
+  j.Field("rounds", compactor_ ? compactor_->rounds() : 0);
+  j.Field("failures", compactor_ ? compactor_->failures() : 0);
+  j.End();
   j.Field("background_syncs", get(c.background_syncs));
   j.Field("flush_interval_ms", config_.flush_interval_ms);
   j.Field("sync", config_.sync);

@@ -128,6 +128,8 @@ chunkfs::Status OpenRepo(const std::string& path, bool read_only, std::unique_pt
   chunkfs::OpenOptions options;
   options.read_only = read_only;
   options.env = env;
+  uint64_t files = 0;  // a repository may have more packs than the default soft limit allows open
+  (void)chunkfs::RaiseOpenFileLimit(&files);  // failing leaves the limit as it was: reads still work, bounded
   return chunkfs::Repository::Open(path, options, out);
 }
 

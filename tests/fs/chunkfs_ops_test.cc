@@ -53,6 +53,12 @@ class ChunkFsOpsTest : public ::testing::Test {
     EXPECT_EQ(fs_->Flush(ino, &fi), 0);
     EXPECT_EQ(fs_->Release(ino, &fi), 0);
   }
+  // Rewrites an existing name: open(O_TRUNC), write `data`, close.
+  void Rewrite(fuse_ino_t ino, const std::string& data) {
+    uint64_t fh = Open(ino, O_WRONLY | O_TRUNC);
+    Write(ino, fh, data, 0);
+    Close(ino, fh);
+  }
   // Creates /incoming/NAME holding `data`; its inode.
   fuse_ino_t CreateFile(const char* name, const std::string& data) {
     fuse_ctx ctx{};
@@ -69,6 +75,16 @@ class ChunkFsOpsTest : public ::testing::Test {
     double timeout;
     EXPECT_EQ(fs_->Getattr(ino, &st, &timeout), 0);
     return static_cast<uint64_t>(st.st_size);
+  }
+  // truncate(2) of the name (no open file).
+  void Truncate(fuse_ino_t ino, off_t size) {
+    fuse_ctx ctx{};
+    struct stat attr{};
+    attr.st_size = size;
+    struct stat out;
+    double timeout;
+    EXPECT_EQ(fs_->Setattr(&ctx, ino, attr, FUSE_SET_ATTR_SIZE, nullptr, &out, &timeout), 0);
+    EXPECT_EQ(out.st_size, size);
   }
   // The name's content, read through a read-only open.
   std::string Content(fuse_ino_t ino) {
@@ -101,11 +117,7 @@ class ChunkFsOpsTest : public ::testing::Test {
 TEST_F(ChunkFsOpsTest, AppendOpenDuringTruncatingWriterKeepsTheWriterContent) {
   Start();
   fuse_ino_t ino = CreateFile("f", "old content, long");
-  OnFirstLoad([&] {
-    uint64_t b = Open(ino, O_WRONLY | O_TRUNC);
-    Write(ino, b, "B", 0);
-    Close(ino, b);
-  });
+  OnFirstLoad([&] { Rewrite(ino, "B"); });
   uint64_t a = Open(ino, O_WRONLY | O_APPEND);
   EXPECT_EQ(loads_, 2) << "A's open loads again after B's commit";
   Write(ino, a, "A", static_cast<off_t>(Size(ino)));  // O_APPEND: at the end
@@ -118,18 +130,8 @@ TEST_F(ChunkFsOpsTest, AppendOpenDuringTruncatingWriterKeepsTheWriterContent) {
 TEST_F(ChunkFsOpsTest, TruncateDuringWriterKeepsTheWriterContent) {
   Start();
   fuse_ino_t ino = CreateFile("f", "old content, long");
-  OnFirstLoad([&] {
-    uint64_t b = Open(ino, O_WRONLY | O_TRUNC);
-    Write(ino, b, "new data", 0);
-    Close(ino, b);
-  });
-  fuse_ctx ctx{};
-  struct stat attr{};
-  attr.st_size = 3;
-  struct stat out;
-  double timeout;
-  EXPECT_EQ(fs_->Setattr(&ctx, ino, attr, FUSE_SET_ATTR_SIZE, nullptr, &out, &timeout), 0);
-  EXPECT_EQ(out.st_size, 3);
+  OnFirstLoad([&] { Rewrite(ino, "new data"); });
+  Truncate(ino, 3);
   EXPECT_EQ(Content(ino), "new");
 }
 
@@ -140,12 +142,7 @@ TEST_F(ChunkFsOpsTest, WriterOpeningDuringTruncateSharesIt) {
   fuse_ino_t ino = CreateFile("f", "0123456789");
   uint64_t b = 0;
   OnFirstLoad([&] { b = Open(ino, O_WRONLY); });  // loads too (a second load)
-  fuse_ctx ctx{};
-  struct stat attr{};
-  attr.st_size = 4;
-  struct stat out;
-  double timeout;
-  EXPECT_EQ(fs_->Setattr(&ctx, ino, attr, FUSE_SET_ATTR_SIZE, nullptr, &out, &timeout), 0);
+  Truncate(ino, 4);
   Write(ino, b, "xy", 4);
   Close(ino, b);
   EXPECT_EQ(Content(ino), "0123xy");

@@ -76,16 +76,6 @@ TEST_F(StraddleTest, WriteAcrossMaxChunkFailsWholeWithEFBIG) {
 
 // ---- memory
 
-// A field of /proc/PID/status in KiB (VmHWM, VmRSS); -1 if unreadable.
-int64_t StatusKiB(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
-  }
-  return -1;
-}
-
 class MemoryBoundTest : public MountTest {
  protected:
   static constexpr uint64_t kWriteBuffer = 16 * kMiB;

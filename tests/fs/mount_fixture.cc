@@ -239,6 +239,15 @@ std::set<std::string> MountTest::MountIds() const {
 
 bool MountTest::Mounted() const { return !MountIds().empty(); }
 
+int64_t StatusKiB(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
 bool MountTest::EventuallyPublished(const std::string& hex, int timeout_s) const {
   Digest d;
   EXPECT_TRUE(Digest::FromHex(hex, &d)) << hex;

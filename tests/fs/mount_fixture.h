@@ -93,5 +93,8 @@ void MakeTree(const std::string& root, uint64_t seed);
 int64_t StatsField(const std::string& stats_json, const std::string& name);
 // The errno of a failed call, or 0 on success.
 int Errno(int rc);
+// A field of /proc/PID/status in KiB ("VmRSS", "VmHWM", "RssAnon"); -1 if
+// unreadable.
+int64_t StatusKiB(pid_t pid, const std::string& field);
 
 }  // namespace chunkfs::fs::testing

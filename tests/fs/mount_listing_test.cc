@@ -16,16 +16,6 @@ namespace {
 
 constexpr int kChunks = 100000;
 
-// A field of /proc/PID/status ("VmRSS", "RssAnon", "RssFile"), in KiB.
-long StatusKiB(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  }
-  return -1;
-}
-
 class ListingTest : public MountTest {
  protected:
   // One FUSE worker: each new worker allocates a request buffer of about
@@ -49,8 +39,8 @@ class ListingTest : public MountTest {
 };
 
 TEST_F(ListingTest, LsFindAndCountSeeEveryChunkInOrder) {
-  long rss_before = StatusKiB(pid(), "VmRSS");
-  long anon_before = StatusKiB(pid(), "RssAnon");
+  int64_t rss_before = StatusKiB(pid(), "VmRSS");
+  int64_t anon_before = StatusKiB(pid(), "RssAnon");
   std::string out;
   ASSERT_EQ(ShOut("ls " + Q(Chunks()) + " | wc -l", &out), 0);
   EXPECT_EQ(std::stol(out), kChunks);
@@ -64,8 +54,8 @@ TEST_F(ListingTest, LsFindAndCountSeeEveryChunkInOrder) {
   for (int pass = 0; pass < 3; pass++) {
     ASSERT_EQ(ShOut("ls " + Q(Chunks()) + " | wc -l", &out), 0);
   }
-  long rss_after = StatusKiB(pid(), "VmRSS");
-  long anon_after = StatusKiB(pid(), "RssAnon");
+  int64_t rss_after = StatusKiB(pid(), "VmRSS");
+  int64_t anon_after = StatusKiB(pid(), "RssAnon");
   // Flat: listing 100,000 entries five times does not hold them in memory.
   // Holding them would take at least 100,000 x 32 bytes (raw digests, no
   // container overhead) = 3,125 KiB of anonymous memory, more than the 2,048

@@ -5,6 +5,7 @@
 
 #include "chunkfs/check.h"
 #include "codec.h"
+#include "deletion_log_scan.h"
 #include "filenames.h"
 #include "format.h"
 #include "idx.h"
@@ -14,6 +15,44 @@
 namespace chunkfs {
 namespace fn = chunkfs::filenames;
 using namespace chunkfs::format;
+
+Status ScanDeletionLog(std::string_view b, uint8_t shard, DeletionLogScan* out) {
+  *out = DeletionLogScan();
+  deletion_log::Parsed p;
+  Status s = deletion_log::Decode(b, shard, &p);
+  if (!s.ok()) return s;
+  out->header_damage = p.header_damage;
+  // After a bad entry, decoding goes on in a window that starts at the next
+  // intact one (behind a fresh header), so each run of damage costs one copy.
+  const std::string head = deletion_log::EncodeHeader(shard);
+  auto intact = [&](uint64_t off) {
+    deletion_log::Parsed one;
+    return deletion_log::Decode(head + std::string(b.substr(off, kDelEntrySize)), shard, &one).ok() &&
+           one.entries.size() == 1;
+  };
+  for (uint64_t base = kDelHeaderSize;;) {
+    for (size_t i = 0; i < p.entries.size(); ++i) {
+      out->entries.push_back(p.entries[i]);
+      out->entry_offsets.push_back(base + i * kDelEntrySize);
+    }
+    uint64_t end = base + p.entries.size() * kDelEntrySize;
+    if (p.stop_reason.empty()) return Status::OK();
+    if (end + kDelEntrySize <= b.size()) {  // whole entries that fail: damage
+      const uint64_t begin = end;
+      while (end + kDelEntrySize <= b.size() && !intact(end)) end += kDelEntrySize;
+      out->damaged.push_back({begin, end, p.stop_reason.substr(0, p.stop_reason.find(" at offset"))});
+    }
+    if (end + kDelEntrySize > b.size()) {
+      if (end < b.size()) {
+        out->torn_begin = end;
+        out->torn_bytes = b.size() - end;
+      }
+      return Status::OK();
+    }
+    base = end;
+    if (!(s = deletion_log::Decode(head + std::string(b.substr(base)), shard, &p)).ok()) return s;
+  }
+}
 
 namespace {
 
@@ -54,6 +93,10 @@ class Checker {
       if (!(s = CheckPack(p)).ok()) return s;
       done += sizes[&p];
       if (opt_.progress) opt_.progress(done, total);
+    }
+    if (rep_->deleted_records > 0) {
+      rep_->notes.push_back(std::to_string(rep_->deleted_records) + " deleted record(s) of " +
+                            std::to_string(rep_->deleted_bytes) + " bytes still stored (given back by compaction)");
     }
     return Status::OK();
   }
@@ -115,6 +158,7 @@ class Checker {
         }
         if (p.kind == fn::FileKind::kDat) dats.insert(p.pack_id);
         else if (p.kind == fn::FileKind::kIdx) idxs.insert(p.pack_id);
+        else if (p.kind == fn::FileKind::kDeletionLog) CheckDeletionLog(shard, rel + "/" + f, fn::Join(dir, f));
         else rep_->notes.push_back(rel + "/" + f + ": " +
                                    (p.kind == fn::FileKind::kTmp ? "temporary file (removed at next open)"
                                                                  : "stray file, ignored"));
@@ -127,13 +171,108 @@ class Checker {
     return Status::OK();
   }
 
-  // Digests of idx entries whose record starts inside [b, e).
-  static std::vector<Digest> EntriesIn(const IdxTable* idx, uint64_t b, uint64_t e) {
+  // ---- deletion logs (docs/FORMAT.md "Deletion log")
+
+  struct ShardLog {
+    std::string rel;  // "shards/2c/deleted.log"
+    DeletionLogScan scan;
+    DeletionSet set;
+    std::map<uint64_t, std::vector<size_t>> by_pack;  // pack id -> indexes of its kDelRecord entries
+  };
+
+  // Header, every entry's CRC, torn tail. Entries naming packs that are gone
+  // are normal (compaction removed them); entries naming a present pack are
+  // matched with its records in CheckDeletionsOf.
+  void CheckDeletionLog(uint8_t shard, const std::string& rel, const std::string& path) {
+    std::string bytes;
+    Status s = env_->ReadFileToString(path, &bytes);
+    if (!s.ok()) {
+      Damage(rel, 0, "cannot read: " + s.ToString() + " (its deletions are not known: deleted chunks may show)");
+      return;
+    }
+    rep_->deletion_logs++;
+    ShardLog& log = logs_[shard];
+    log.rel = rel;
+    s = ScanDeletionLog(bytes, shard, &log.scan);
+    if (!s.ok()) {
+      Damage(rel, 8, s.message());  // offset of the version field
+      return;
+    }
+    const DeletionLogScan& sc = log.scan;
+    if (bytes.size() < kDelHeaderSize) {
+      rep_->notes.push_back(rel + ": torn at creation (" + std::to_string(bytes.size()) +
+                            " bytes, no entry; written anew at the next open)");
+    } else if (!sc.header_damage.empty()) {
+      Damage(rel, 0, "deletion log header: " + sc.header_damage +
+                         " (its entries are still read; rewritten at the next open or by repair)");
+    }
+    for (const auto& b : sc.damaged) {
+      Damage(rel, b.begin, "deletion log: " + std::to_string((b.end - b.begin) / kDelEntrySize) +
+                               " damaged entr" + (b.end - b.begin == kDelEntrySize ? "y" : "ies") + " (" + b.reason +
+                               "): a chunk deleted by it may show again; the next open keeps only the entries "
+                               "before it, repair keeps every intact one");
+    }
+    if (sc.torn_bytes > 0) {
+      rep_->notes.push_back(rel + ": torn tail of " + std::to_string(sc.torn_bytes) + " bytes at offset " +
+                            std::to_string(sc.torn_begin) +
+                            " (an append cut short, of a prune that had not returned; cut at the next open)");
+    }
+    for (size_t i = 0; i < sc.entries.size(); ++i) {
+      log.set.Apply(sc.entries[i]);
+      if (sc.entries[i].kind == kDelRecord) log.by_pack[sc.entries[i].pack_id].push_back(i);
+    }
+  }
+
+  const ShardLog* LogOf(uint8_t shard) const {
+    auto it = logs_.find(shard);
+    return it == logs_.end() ? nullptr : &it->second;
+  }
+  bool Deleted(const PackRef& p, uint64_t offset) const {
+    const ShardLog* log = LogOf(p.shard);
+    return log != nullptr && log->set.IsDeleted(p.id, offset);
+  }
+
+  // Counts the pack's deleted records, and checks each deletion naming the
+  // pack against the record at its offset: a record with another digest
+  // there would be hidden by it.
+  void CheckDeletionsOf(const PackRef& p, const TolerantScan& scan) {
+    const ShardLog* log = LogOf(p.shard);
+    if (log == nullptr) return;
+    std::map<uint64_t, const records::RecordHeader*> by_off;
+    for (const auto& r : scan.records) {
+      by_off[r.offset] = &r.header;
+      if (!log->set.IsDeleted(p.id, r.offset)) continue;
+      rep_->deleted_records++;
+      rep_->deleted_bytes += kRecordOverhead + uint64_t{r.header.stored_len};
+    }
+    auto it = log->by_pack.find(p.id);
+    if (it == log->by_pack.end()) return;
+    for (size_t i : it->second) {
+      const DeletionEntry& e = log->scan.entries[i];
+      const uint64_t at = log->scan.entry_offsets[i];
+      auto r = by_off.find(e.offset);
+      const std::string where = "offset " + std::to_string(e.offset) + " of " + fn::DatName(p.id);
+      const bool in_damage = std::any_of(scan.damaged.begin(), scan.damaged.end(), [&](const DamagedRange& d) {
+        return e.offset >= d.begin && e.offset < d.end;
+      });
+      if (r == by_off.end()) {
+        if (in_damage) continue;  // reported with the damaged range
+        rep_->notes.push_back(log->rel + " offset " + std::to_string(at) + ": deletes chunk " + e.digest.ToHex() +
+                              " at " + where + ", where no record is (lost before it was synced?)");
+      } else if (r->second->digest != e.digest) {
+        Damage(log->rel, at, "entry deletes chunk " + e.digest.ToHex() + " at " + where + ", but the record there is " +
+                                 r->second->digest.ToHex() + ", which it hides", {r->second->digest});
+      }
+    }
+  }
+
+  // Digests of live (not deleted) idx entries whose record starts inside [b, e).
+  std::vector<Digest> EntriesIn(const PackRef& p, const IdxTable* idx, uint64_t b, uint64_t e) const {
     std::vector<Digest> v;
     if (!idx) return v;
     for (uint32_t i = 0; i < idx->count(); ++i) {
       IdxEntry en = idx->At(i);
-      if (en.offset >= b && en.offset < e) v.push_back(en.digest);
+      if (en.offset >= b && en.offset < e && !Deleted(p, en.offset)) v.push_back(en.digest);
     }
     return v;
   }
@@ -141,6 +280,11 @@ class Checker {
   Status CheckPack(const PackRef& p) {
     const std::string dat_rel = p.dir_rel + "/" + fn::DatName(p.id);
     const std::string idx_rel = p.dir_rel + "/" + fn::IdxName(p.id);
+    if (const ShardLog* log = LogOf(p.shard); log != nullptr && log->set.IsPackDead(p.id)) {
+      rep_->dead_packs++;
+      rep_->notes.push_back(dat_rel + ": compacted away (dead in " + log->rel + "), removed at the next open");
+      return Status::OK();
+    }
     std::string dat;
     Status s = env_->ReadFileToString(fn::Join(p.dir, fn::DatName(p.id)), &dat);
     if (!s.ok()) {
@@ -156,12 +300,15 @@ class Checker {
       // The store leaves a pack with a bad header untouched and serves none
       // of its chunks: all of them are affected (repair copies them out).
       std::set<Digest> all;
-      for (const Digest& d : EntriesIn(idx.get(), 0, UINT64_MAX)) all.insert(d);
-      for (const auto& r : scan.records) all.insert(r.header.digest);
+      for (const Digest& d : EntriesIn(p, idx.get(), 0, UINT64_MAX)) all.insert(d);
+      for (const auto& r : scan.records) {
+        if (!Deleted(p, r.offset)) all.insert(r.header.digest);
+      }
       Damage(dat_rel, 0, "pack header: " + scan.header_error, std::vector<Digest>(all.begin(), all.end()));
     }
     CheckTrailer(p, dat_rel, dat, scan, idx.get());
-    CheckRecords(dat_rel, dat, scan, idx.get());
+    CheckRecords(p, dat_rel, dat, scan, idx.get());
+    CheckDeletionsOf(p, scan);
     CheckIdxAgainstPack(p, idx_rel, scan, idx.get());
     return Status::OK();
   }
@@ -197,7 +344,10 @@ class Checker {
     (void)idx;
   }
 
-  void CheckRecords(const std::string& rel, const std::string& dat, const TolerantScan& scan, const IdxTable* idx) {
+  // With read_data every record is verified, deleted ones too (they are
+  // still stored, and repair reads them); a deleted one affects no chunk.
+  void CheckRecords(const PackRef& p, const std::string& rel, const std::string& dat, const TolerantScan& scan,
+                    const IdxTable* idx) {
     for (const auto& d : scan.damaged) {
       // A torn tail is the end of an unsealed pack that no valid idx covers:
       // recovery cuts it. Damage inside the range an idx covers is not
@@ -206,7 +356,7 @@ class Checker {
       std::string what = torn_tail ? "torn tail of " + std::to_string(d.end - d.begin) +
                                          " bytes (cut at the next open or by repair): " + d.reason
                                    : "damaged record(s), " + std::to_string(d.end - d.begin) + " bytes: " + d.reason;
-      Damage(rel, d.begin, what, EntriesIn(idx, d.begin, d.end));
+      Damage(rel, d.begin, what, EntriesIn(p, idx, d.begin, d.end));
     }
     if (!opt_.read_data) return;
     for (const auto& r : scan.records) {
@@ -214,7 +364,9 @@ class Checker {
       std::string raw;
       Status s = codec::Decode(r.header.codec, payload, r.header.raw_len, &raw);
       if (s.ok() && Sha256(raw) != r.header.digest) s = Status::Corruption("content does not match its digest");
-      if (!s.ok()) Damage(rel, r.offset, "chunk " + r.header.digest.ToHex() + ": " + s.message(), {r.header.digest});
+      if (s.ok()) continue;
+      if (Deleted(p, r.offset)) Damage(rel, r.offset, "deleted chunk " + r.header.digest.ToHex() + ": " + s.message());
+      else Damage(rel, r.offset, "chunk " + r.header.digest.ToHex() + ": " + s.message(), {r.header.digest});
     }
   }
 
@@ -238,7 +390,7 @@ class Checker {
       if (it == by_off.end() || it->second->digest != e.digest || it->second->raw_len != e.raw_len ||
           it->second->stored_len != e.stored_len || it->second->codec != e.codec) {
         Damage(rel, 0, "idx entry " + std::to_string(i) + " does not match the record at offset " +
-                           std::to_string(e.offset), {e.digest});
+                           std::to_string(e.offset), Deleted(p, e.offset) ? std::vector<Digest>{} : std::vector<Digest>{e.digest});
       }
     }
     uint64_t unindexed = 0;
@@ -259,6 +411,7 @@ class Checker {
   const CheckOptions& opt_;
   Env* env_;
   CheckReport* rep_;
+  std::map<uint8_t, ShardLog> logs_;  // read before the shard's packs
 };
 
 }  // namespace

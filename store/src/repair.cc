@@ -1,11 +1,14 @@
 // chunkctl repair: rebuild what the data allows, quarantine the rest.
 #include <cstring>
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 #include <set>
 
 #include "chunkfs/check.h"
 #include "chunkfs/repository.h"
 #include "codec.h"
+#include "deletion_log_scan.h"
 #include "filenames.h"
 #include "format.h"
 #include "idx.h"
@@ -48,6 +51,7 @@ class Repairer {
     s = LockRepository(env_, repo_, &lock_);
     if (!s.ok()) return s;
     if (!(s = FixHeader()).ok()) return s;
+    if (!(s = LoadDeletionLogs()).ok()) return s;
     CheckOptions co;
     co.env = env_;
     co.read_data = true;
@@ -119,7 +123,52 @@ class Repairer {
     return out;
   }
 
-  // Digests named by every valid idx and every valid record of every pack.
+  // ---- deletion logs: what repair must never bring back
+
+  // Reads every shard's log (every intact entry, also those after a damaged
+  // one). A log with a damaged header or entries is copied to quarantine and
+  // written anew with its intact entries: the store's open would keep only
+  // those before the first damaged entry. A torn tail alone is cut by the
+  // store's open.
+  Status LoadDeletionLogs() {
+    for (int shard = 0; shard < 256; ++shard) {
+      const std::string dir = fn::ShardDir(repo_, static_cast<unsigned>(shard));
+      const std::string path = fn::Join(dir, fn::kDeletionLogName);
+      bool exists = false;
+      if (!env_->FileExists(path, &exists).ok() || !exists) continue;
+      std::string bytes;
+      Status s = env_->ReadFileToString(path, &bytes);
+      DeletionLogScan scan;
+      if (s.ok()) s = ScanDeletionLog(bytes, static_cast<uint8_t>(shard), &scan);
+      if (!s.ok()) return s.WithContext(path);  // unknown deletions: nothing may be copied back
+      DeletionSet& set = deletions_[static_cast<uint8_t>(shard)];
+      for (const auto& e : scan.entries) set.Apply(e);
+      if (bytes.size() < kDelHeaderSize || (scan.header_damage.empty() && scan.damaged.empty())) continue;
+      const std::string rel = path.substr(repo_.size() + 1);
+      const std::string name = rel.substr(std::string(fn::kShardsDir).size() + 1, 2) + "-" + fn::kDeletionLogName;
+      if (!(s = CopyToQuarantine(bytes, name, rel, "")).ok()) return s;
+      if (!(s = env_->WriteFileAtomic(dir, fn::kDeletionLogName,
+                                      deletion_log::Encode(static_cast<uint8_t>(shard), scan.entries))).ok()) {
+        return s;
+      }
+      size_t bad = 0;
+      for (const auto& b : scan.damaged) bad += (b.end - b.begin) / kDelEntrySize;
+      Act("rewrote " + path.substr(repo_.size() + 1) + " with its " + std::to_string(scan.entries.size()) +
+          " intact entries (" + (scan.header_damage.empty() ? "" : "header: " + scan.header_damage + "; ") +
+          std::to_string(bad) + " damaged entries dropped)");
+    }
+    return Status::OK();
+  }
+
+  // Whether the record at `offset` of pack `pack_id` in `shard` is deleted
+  // (or its whole pack is dead).
+  bool Deleted(uint8_t shard, uint64_t pack_id, uint64_t offset) const {
+    auto it = deletions_.find(shard);
+    return it != deletions_.end() && it->second.IsDeleted(pack_id, offset);
+  }
+
+  // Digests named by every valid idx and every valid record of every pack,
+  // but not by deleted ones.
   Status CollectKnown(std::set<Digest>* known) {
     std::vector<std::string> shards;
     if (!env_->GetChildren(fn::ShardsDir(repo_), &shards).ok()) return Status::OK();
@@ -129,17 +178,24 @@ class Repairer {
       bool is_dir = false;
       if (sh.size() != 2 || !env_->IsDirectory(dir, &is_dir).ok() || !is_dir) continue;
       if (!env_->GetChildren(dir, &files).ok()) continue;
+      Digest shard_digest;
+      if (!Digest::FromHex(sh + std::string(62, '0'), &shard_digest)) continue;
+      const uint8_t shard = shard_digest.bytes[0];
       for (const auto& f : files) {
         fn::ParsedName pn = fn::ParseShardFileName(f);
         std::string bytes;
-        if (pn.kind == fn::FileKind::kOther || pn.kind == fn::FileKind::kTmp) continue;
+        if (pn.kind != fn::FileKind::kIdx && pn.kind != fn::FileKind::kDat) continue;
         if (!env_->ReadFileToString(fn::Join(dir, f), &bytes).ok()) continue;
         if (pn.kind == fn::FileKind::kIdx) {
           std::unique_ptr<IdxTable> idx;
           if (!IdxTable::FromBytes(std::move(bytes), &idx).ok()) continue;
-          for (uint32_t i = 0; i < idx->count(); ++i) known->insert(idx->At(i).digest);
+          for (uint32_t i = 0; i < idx->count(); ++i) {
+            if (!Deleted(shard, pn.pack_id, idx->At(i).offset)) known->insert(idx->At(i).digest);
+          }
         } else {
-          for (const auto& r : ScanTolerant(bytes).records) known->insert(r.header.digest);
+          for (const auto& r : ScanTolerant(bytes).records) {
+            if (!Deleted(shard, pn.pack_id, r.offset)) known->insert(r.header.digest);
+          }
         }
       }
     }
@@ -168,15 +224,43 @@ class Repairer {
         Status s = env_->ReadFileToString(path, &dat);
         if (!s.ok()) return s;
         if (p.offset >= dat.size()) continue;
-        std::string qdir = fn::QuarantineDir(repo_);
-        if (!(s = env_->CreateDir(qdir)).ok()) return s;
-        std::string name = shard_name + "-" + base + ".tail-" + std::to_string(p.offset);
-        if (!(s = env_->WriteFileAtomic(qdir, name, std::string_view(dat).substr(p.offset))).ok()) return s;
-        rep_->quarantined.push_back(std::string(fn::kQuarantineDir) + "/" + name);
-        Act("copied the " + std::to_string(dat.size() - p.offset) + "-byte torn tail of " + p.file + " to " +
-            fn::kQuarantineDir + "/" + name + " (cut by recovery)");
+        s = CopyToQuarantine(std::string_view(dat).substr(p.offset), shard_name + "-" + base + ".tail-" +
+                             std::to_string(p.offset), "the " + std::to_string(dat.size() - p.offset) +
+                             "-byte torn tail of " + p.file, " (cut by recovery)");
+        if (!s.ok()) return s;
       }
     }
+    return Status::OK();
+  }
+
+  // Shard, pack id and (for a copied torn tail "XX-pack-N.dat.tail-OFF")
+  // the offset in the pack of a quarantined pack file's bytes.
+  static bool QuarantinedLocation(const std::string& name, uint8_t* shard, uint64_t* pack_id, uint64_t* base) {
+    Digest d;
+    if (!fn::ParseQuarantineName(name, pack_id) || !Digest::FromHex(name.substr(0, 2) + std::string(62, '0'), &d)) {
+      return false;
+    }
+    *shard = d.bytes[0];
+    size_t tail = name.find(".tail-");
+    *base = tail == std::string::npos ? 0 : std::strtoull(name.c_str() + tail + 6, nullptr, 10);
+    return true;
+  }
+
+  // Writes `bytes` (a copy of `what`) as quarantine/<name> (made unique),
+  // synced; `why` ends the action line.
+  Status CopyToQuarantine(std::string_view bytes, const std::string& name, const std::string& what,
+                          const std::string& why) {
+    const std::string qdir = fn::QuarantineDir(repo_);
+    Status s = env_->CreateDir(qdir);
+    if (!s.ok()) return s;
+    std::string unique = name;
+    bool exists = true;
+    for (int n = 1; env_->FileExists(fn::Join(qdir, unique), &exists).ok() && exists; ++n) {
+      unique = name + "." + std::to_string(n);
+    }
+    if (!(s = env_->WriteFileAtomic(qdir, unique, bytes)).ok()) return s;
+    rep_->quarantined.push_back(std::string(fn::kQuarantineDir) + "/" + unique);
+    Act("copied " + what + " to " + fn::kQuarantineDir + "/" + unique + why);
     return Status::OK();
   }
 
@@ -206,14 +290,22 @@ class Repairer {
     std::string idx_path = path.substr(0, path.size() - 4) + ".idx";
     std::string idx_bytes;
     std::unique_ptr<IdxTable> idx;
-    if (env_->ReadFileToString(idx_path, &idx_bytes).ok() && IdxTable::FromBytes(idx_bytes, &idx).ok()) {
-      for (uint32_t i = 0; i < idx->count(); ++i) rescue->candidates.insert(idx->At(i).digest);
-    }
-    for (const auto& r : scan.records) rescue->candidates.insert(r.header.digest);
-    Act(rel + ": " + std::to_string(scan.records.size()) + " intact record(s); the pack goes to quarantine and its "
-        "readable chunks are copied back from there");
     const std::string shard_name = rel.substr(std::string(fn::kShardsDir).size() + 1, 2);
     const std::string base = rel.substr(rel.rfind('/') + 1);
+    Digest shard_digest;
+    (void)Digest::FromHex(shard_name + std::string(62, '0'), &shard_digest);  // check named it: valid hex
+    const uint8_t shard = shard_digest.bytes[0];
+    const uint64_t pack_id = fn::ParseShardFileName(base).pack_id;
+    if (env_->ReadFileToString(idx_path, &idx_bytes).ok() && IdxTable::FromBytes(idx_bytes, &idx).ok()) {
+      for (uint32_t i = 0; i < idx->count(); ++i) {
+        if (!Deleted(shard, pack_id, idx->At(i).offset)) rescue->candidates.insert(idx->At(i).digest);
+      }
+    }
+    for (const auto& r : scan.records) {
+      if (!Deleted(shard, pack_id, r.offset)) rescue->candidates.insert(r.header.digest);
+    }
+    Act(rel + ": " + std::to_string(scan.records.size()) + " intact record(s); the pack goes to quarantine and its "
+        "readable chunks are copied back from there");
     if (!(s = Quarantine(path, shard_name + "-" + base)).ok()) return s;
     bool has_idx = false;
     env_->FileExists(idx_path, &has_idx);
@@ -249,8 +341,12 @@ class Repairer {
       std::string dat;
       Status s = env_->ReadFileToString(fn::Join(fn::QuarantineDir(repo_), name), &dat);
       if (!s.ok()) return s;
+      uint8_t shard = 0;
+      uint64_t pack_id = 0, base = 0;  // base: where a torn tail's bytes were in their pack
+      const bool located = QuarantinedLocation(name, &shard, &pack_id, &base);
       for (const auto& r : ScanTolerant(dat).records) {
         if (repo->Contains(r.header.digest)) continue;
+        if (located && Deleted(shard, pack_id, base + r.offset)) continue;  // deleted: stays deleted
         std::string raw;
         std::string_view payload(dat.data() + r.offset + kRecordHeaderSize, r.header.stored_len);
         if (!codec::Decode(r.header.codec, payload, r.header.raw_len, &raw).ok()) continue;
@@ -269,6 +365,7 @@ class Repairer {
   RepairReport* rep_;
   std::function<void(const std::string&)> log_;
   std::unique_ptr<FileLock> lock_;
+  std::map<uint8_t, DeletionSet> deletions_;  // every shard's log, read before anything changes
 };
 
 }  // namespace

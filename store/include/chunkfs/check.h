@@ -33,6 +33,10 @@ struct Problem {
 
 struct CheckReport {
   uint64_t packs = 0, idx_files = 0, records = 0, bytes = 0;
+  // Deletions (docs/FORMAT.md "Deletion log"): logs read, records they
+  // delete that are still stored (counted in `records` too) and their bytes,
+  // and compacted packs whose files are still there (not checked: never served).
+  uint64_t deletion_logs = 0, deleted_records = 0, deleted_bytes = 0, dead_packs = 0;
   std::vector<Problem> problems;  // damage: check fails
   std::vector<std::string> notes; // not damage (stray files, unindexed tail of an active pack)
   bool ok() const { return problems.empty(); }
@@ -40,7 +44,9 @@ struct CheckReport {
 
 // Verifies the header, every idx (CRC, sort order, fanout, agreement with
 // its pack), every pack header and trailer (and the whole-pack CRC), and every
-// record checksum; with read_data every chunk's SHA-256. A Status error means
+// record checksum; with read_data every chunk's SHA-256 (deleted ones too).
+// Every deletion log: header, each entry's CRC (a torn tail is a note), and
+// that an entry naming a present pack names a record with its digest. A Status error means
 // the check itself could not run (e.g. no such directory); damage goes into
 // the report.
 Status CheckRepository(const std::string& path, const CheckOptions& options, CheckReport* report);
@@ -58,8 +64,11 @@ struct RepairReport {
 // the repository lacks is copied back into new packs (one pack in memory at a
 // time; a repair cut short is completed by the next run), idx files and torn
 // tails are rebuilt/cut by the normal recovery after being copied to
-// quarantine. Never deletes data. Running it again on a repaired repository
-// changes nothing.
+// quarantine. Never brings a deleted chunk back: records that the shard's
+// deletion log deletes, and packs it says are dead, are not copied back (nor
+// reported lost). A damaged deletion log is copied to quarantine and
+// rewritten with every intact entry. Never deletes data. Running it again on
+// a repaired repository changes nothing.
 Status RepairRepository(const std::string& path, Env* env, RepairReport* report,
                         std::function<void(const std::string&)> log = nullptr);
 

@@ -528,4 +528,107 @@ TEST_F(ChunkctlTest, DamagedChunkGivesOneLineError) {
   EXPECT_FALSE(fs::exists(Sub("out")));
 }
 
+
+// ---------------------------------------------------------------------------
+// prune, prune-begin, compact and stats on a repository (offline: chunkctl
+// takes the lock). The same commands through a mount: tests/fs/mount_prune_test.cc.
+
+class ChunkctlPruneTest : public ChunkctlTest {
+ protected:
+  // Six chunks of 30,000 random bytes; their digests, in file order.
+  std::vector<std::string> PutSix() {
+    Init();
+    std::mt19937_64 rng(7);
+    std::vector<std::string> files;
+    for (int i = 0; i < 6; ++i) {
+      files.push_back(Sub("f" + std::to_string(i)));
+      WriteFile(files.back(), RandomBytes(30000, rng));
+    }
+    std::map<std::string, std::string> by_file = Put(files);
+    std::vector<std::string> out;
+    for (const auto& f : files) out.push_back(by_file[f]);
+    return out;
+  }
+  std::string Listed() { return Run({"ls", Sub("repo")}).out; }
+  uint64_t RepoBytes() {
+    uint64_t total = 0;
+    for (auto& e : fs::recursive_directory_iterator(Sub("repo"))) {
+      if (e.is_regular_file()) total += e.file_size();
+    }
+    return total;
+  }
+};
+
+TEST_F(ChunkctlPruneTest, DeletesWhatIsNotKeptAndReportsMissingDigests) {
+  std::vector<std::string> d = PutSix();
+  std::string upper = d[1];
+  for (char& c : upper) c = static_cast<char>(toupper(c));
+  std::string missing = chunkfs::Sha256("not stored").ToHex();
+  WriteFile(Sub("keep"), d[0] + "\n\n  " + upper + "\r\n" + d[2] + "\n" + d[0] + "\n" + missing);  // no final newline
+  Result r = Run({"prune", Sub("repo"), "--keep", Sub("keep")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("deleted: 3 chunks, 90000 bytes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kept: 3 of 6 chunks"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("keep list digests not stored: 1\n  " + missing + "\n"), std::string::npos) << r.out;
+  std::string ls = Listed();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(ls.find(d[i]) != std::string::npos, i < 3) << i;
+  EXPECT_TRUE(FailsWith(Run({"get", Sub("repo"), d[4]}), 1));
+}
+
+TEST_F(ChunkctlPruneTest, RefusalsDryRunAndMalformedLinesDeleteNothing) {
+  std::vector<std::string> d = PutSix();
+  const std::string all = Listed();
+  WriteFile(Sub("empty"), "\n\n");
+  Result r = Run({"prune", Sub("repo"), "--keep", Sub("empty")});
+  EXPECT_TRUE(FailsWith(r, 1));
+  EXPECT_NE(r.err.find("keep list is empty"), std::string::npos) << r.err;
+  WriteFile(Sub("one"), d[0] + "\n");
+  r = Run({"prune", Sub("repo"), "--keep", Sub("one")});
+  EXPECT_TRUE(FailsWith(r, 1));
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  r = Run({"prune", Sub("repo"), "--keep", Sub("one"), "--force", "--dry-run"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("would delete: 5 chunks"), std::string::npos) << r.out;
+  WriteFile(Sub("bad"), d[0] + "\n" + d[1] + "\n\n" + d[2].substr(1) + "\n" + d[3] + "\n");
+  r = Run({"prune", Sub("repo"), "--keep", "-", "--force"}, Sub("bad"));
+  EXPECT_TRUE(FailsWith(r, 1));
+  EXPECT_NE(r.err.find("keep list line 4"), std::string::npos) << r.err;
+  EXPECT_EQ(Listed(), all) << "a refused prune deleted something";
+  EXPECT_TRUE(FailsWith(Run({"prune", Sub("repo")}), 2)) << "--keep is required";
+  EXPECT_TRUE(FailsWith(Run({"prune", Sub("repo"), "--keep", Sub("one"), "--since", "x"}), 2));
+  EXPECT_TRUE(FailsWith(Run({"prune", Sub("nothing"), "--keep", Sub("one")}), 1));
+}
+
+TEST_F(ChunkctlPruneTest, CompactGivesTheSpaceBackAndStatsShowIt) {
+  std::vector<std::string> d = PutSix();
+  WriteFile(Sub("keep"), d[0] + "\n" + d[1] + "\n" + d[2] + "\n");
+  ASSERT_EQ(Run({"prune", Sub("repo"), "--keep", Sub("keep")}).exit_code, 0);
+  Result r = Run({"stats", Sub("repo")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("chunks: 3\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("dead_bytes: 0\n"), std::string::npos) << r.out;
+  uint64_t before = RepoBytes();
+  r = Run({"compact", Sub("repo")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("bytes reclaimed: "), std::string::npos) << r.out;
+  EXPECT_LT(RepoBytes() + 3 * 30000, before + 1000) << "the deleted chunks' bytes must be gone";
+  r = Run({"stats", Sub("repo"), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"dead_bytes\": 0,"), std::string::npos) << r.out;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Run({"get", Sub("repo"), d[i]}).exit_code, 0) << i;
+}
+
+TEST_F(ChunkctlPruneTest, AnOfflineTokenIsUselessToALaterCommandAndSaysSo) {
+  std::vector<std::string> d = PutSix();
+  Result r = Run({"prune-begin", Sub("repo")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("not mounted"), std::string::npos) << r.err;
+  std::string token = r.out.substr(0, r.out.size() - 1);
+  WriteFile(Sub("keep"), d[0] + "\n" + d[1] + "\n" + d[2] + "\n");
+  r = Run({"prune", Sub("repo"), "--keep", Sub("keep"), "--since", token});
+  EXPECT_TRUE(FailsWith(r, 1));
+  EXPECT_NE(r.err.find("remount"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"ls", Sub("repo")}).out.size(), 6 * 65u);
+}
+
 }  // namespace

@@ -36,6 +36,18 @@ class DeletionSet {
     auto it = records_.find(pack_id);
     return it != records_.end() && it->second.count(offset) != 0;
   }
+  // The record of `digest` at (pack_id, offset) is deleted. An entry whose
+  // digest differs names another record (the log's entry reached the disk,
+  // the record it named did not, and a new record took its place): it
+  // deletes nothing.
+  bool IsDeleted(uint64_t pack_id, uint64_t offset, const Digest& digest) const {
+    if (packs_.count(pack_id) != 0) return true;
+    if (records_.empty()) return false;
+    auto it = records_.find(pack_id);
+    if (it == records_.end()) return false;
+    auto r = it->second.find(offset);
+    return r != it->second.end() && r->second == digest;
+  }
   bool IsPackDead(uint64_t pack_id) const { return packs_.count(pack_id) != 0; }
   bool empty() const { return packs_.empty() && records_.empty(); }
   // Deleted records of a pack that is not dead (their count).

@@ -15,8 +15,11 @@ using namespace chunkfs::format;
 namespace fn = chunkfs::filenames;
 
 namespace {
-// Sorted by digest, first occurrence kept.
+// Sorted by digest; of several records of one digest (a chunk deleted and
+// stored again, or damaged and stored again) the last one in `v`'s order
+// (file order: the newest) is kept.
 void SortUnique(std::vector<IdxEntry>* v) {
+  std::reverse(v->begin(), v->end());
   std::stable_sort(v->begin(), v->end(), [](const IdxEntry& a, const IdxEntry& b) { return a.digest < b.digest; });
   v->erase(std::unique(v->begin(), v->end(), [](const IdxEntry& a, const IdxEntry& b) { return a.digest == b.digest; }),
            v->end());
@@ -346,7 +349,9 @@ Status Shard::ResumePack(Unsealed u) {
   Status s = ctx_->env->NewAppendableFile(DatPath(u.id), &p->writer);
   if (!s.ok()) return s;
   for (const auto& e : u.entries) {
-    if (e.digest.shard() == id_) p->entries.emplace(e.digest, e);  // a record of another shard is not ours
+    // A record of another shard is not ours; of two records of a digest the
+    // later one (entries are in file order) is the live one.
+    if (e.digest.shard() == id_) p->entries.insert_or_assign(e.digest, e);
   }
   for (const auto& [d, e] : p->entries) {
     bytes_raw_ += e.raw_len;
@@ -367,13 +372,13 @@ bool Shard::FindLocked(const Digest& d, ChunkLocation* loc) const {
   if (!filter_.MayContain(d)) return false;
   for (auto p = open_.rbegin(); p != open_.rend(); ++p) {
     auto it = (*p)->entries.find(d);
-    if (it != (*p)->entries.end() && !IsDeletedLocked((*p)->file->id(), it->second.offset)) {
+    if (it != (*p)->entries.end() && !IsDeletedLocked((*p)->file->id(), it->second)) {
       *loc = {(*p)->file, it->second};
       return true;
     }
   }
   for (auto p = frozen_.rbegin(); p != frozen_.rend(); ++p) {
-    if (p->idx->Find(d, &loc->entry) && !IsDeletedLocked(p->file->id(), loc->entry.offset)) {
+    if (p->idx->Find(d, &loc->entry) && !IsDeletedLocked(p->file->id(), loc->entry)) {
       loc->pack = p->file;
       return true;
     }

@@ -164,7 +164,7 @@ class Shard {
   std::shared_ptr<PackFile> MakePackFile(uint64_t id) const;
 
   // Deletions (shard_prune.cc). A record is live unless deletions_ says so.
-  bool IsDeletedLocked(uint64_t pack, uint64_t offset) const { return deletions_.IsDeleted(pack, offset); }
+  bool IsDeletedLocked(uint64_t pack, const IdxEntry& e) const { return deletions_.IsDeleted(pack, e.offset, e.digest); }
   Status LoadDeletionLog();
   void RecountDead();
   // REQUIRES: write_mu_. Appends entries to the log (opening or creating it)

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "deletion_log_scan.h"
 #include "filenames.h"
 #include "format.h"
 #include "shard.h"
@@ -31,19 +32,23 @@ Status Shard::LoadDeletionLog() {
   if (!s.ok() || !exists) return s;
   std::string bytes;
   if (!(s = ctx_->env->ReadFileToString(path, &bytes)).ok()) return s;
-  deletion_log::Parsed parsed;
-  if (!(s = deletion_log::Decode(bytes, id_, &parsed)).ok()) return s.WithContext(path);
-  for (const auto& e : parsed.entries) {
+  // Every intact entry counts, also after a damaged one: dropping a
+  // deletion would bring a deleted chunk back.
+  DeletionLogScan scan;
+  if (!(s = ScanDeletionLog(bytes, id_, &scan)).ok()) return s.WithContext(path);
+  for (const auto& e : scan.entries) {
     deletions_.Apply(e);
     // An id the log names is never given to a new pack: its entries would
     // delete that pack's records (a compaction pack lost in a crash).
     max_pack_id_ = std::max(max_pack_id_, e.pack_id);
   }
-  std::string damage = parsed.header_damage.empty() ? parsed.stop_reason : parsed.header_damage;
-  del_size_ = del_synced_ = parsed.valid_end;
+  std::string damage = scan.header_damage;
+  if (damage.empty() && !scan.damaged.empty()) damage = scan.damaged.front().reason;
+  if (damage.empty() && scan.torn_bytes != 0) damage = "torn entry at offset " + std::to_string(scan.torn_begin);
+  del_size_ = del_synced_ = bytes.size();
   if (damage.empty() || ctx_->read_only) return Status::OK();
-  ctx_->Log("recovery: " + path + ": " + damage + "; rewriting it with its " +
-            std::to_string(parsed.entries.size()) + " intact entries");
+  ctx_->Log("recovery: " + path + ": " + damage + "; rewriting it with its " + std::to_string(scan.entries.size()) +
+            " intact entries");
   return RewriteDeletionLog();
 }
 
@@ -79,6 +84,7 @@ Status Shard::LogDeletions(const std::vector<DeletionEntry>& entries) {
   }
   del_size_ += bytes.size();
   needs_sync_ = true;
+  ctx_->appends++;  // a Sync after this must not take the early return of a round that covered nothing new
   std::unique_lock<std::shared_mutex> l(mu_);
   for (const auto& e : entries) deletions_.Apply(e);
   RecountDead();
@@ -128,12 +134,12 @@ void Shard::CollectLive(std::vector<LiveRecord>* out) const {
     const uint64_t id = p.file->id();
     for (uint32_t i = 0; i < p.idx->count(); ++i) {
       IdxEntry e = p.idx->At(i);
-      if (!IsDeletedLocked(id, e.offset)) out->push_back({e, id, p.file});
+      if (!IsDeletedLocked(id, e)) out->push_back({e, id, p.file});
     }
   }
   for (const auto& p : open_) {
     for (const auto& [d, e] : p->entries) {
-      if (!IsDeletedLocked(p->file->id(), e.offset)) out->push_back({e, p->file->id(), p->file});
+      if (!IsDeletedLocked(p->file->id(), e)) out->push_back({e, p->file->id(), p->file});
     }
   }
 }
@@ -143,7 +149,7 @@ void Shard::RecountDead() {
   dead_count_ = dead_raw_ = dead_stored_ = 0;
   if (deletions_.empty()) return;
   auto count = [&](uint64_t id, const IdxEntry& e) {
-    if (!IsDeletedLocked(id, e.offset)) return;
+    if (!IsDeletedLocked(id, e)) return;
     dead_count_++;
     dead_raw_ += e.raw_len;
     dead_stored_ += e.stored_len;
@@ -205,7 +211,7 @@ Status Shard::Prune(const Digest* keep_begin, const Digest* keep_end, uint64_t s
       out->deleted++;
       out->bytes_deleted += live[i].entry.raw_len;
       for (size_t k = i; k < j; ++k) {
-        out->stored_deleted += RecordBytes(live[k].entry);
+        out->stored_deleted += live[k].entry.stored_len;
         dels.push_back({kDelRecord, live[k].pack_id, live[k].entry.offset, d});
       }
       auto c = compacting_.find(d);  // its copy in a pack being compacted goes too
@@ -238,7 +244,7 @@ std::vector<Shard::PackUsage> Shard::FrozenUsage() const {
     PackUsage u{p, p.idx->header().data_end + (p.idx->header().sealed ? kTrailerSize : 0), 0, 0};
     for (uint32_t i = 0; i < p.idx->count(); ++i) {
       IdxEntry e = p.idx->At(i);
-      if (IsDeletedLocked(p.file->id(), e.offset)) continue;
+      if (IsDeletedLocked(p.file->id(), e)) continue;
       u.live++;
       u.live_bytes += RecordBytes(e);
     }
@@ -257,7 +263,7 @@ Status Shard::Compact(const CompactOptions& o, CompactResult* out) {
     if (a != nullptr) {
       uint64_t dead = 0;
       for (const auto& [d, e] : a->entries) {
-        if (IsDeletedLocked(a->file->id(), e.offset)) dead += RecordBytes(e);
+        if (IsDeletedLocked(a->file->id(), e)) dead += RecordBytes(e);
       }
       if (dead > 0 && static_cast<double>(dead) >= o.min_dead_share * static_cast<double>(a->size)) {
         a->full = true;
@@ -357,7 +363,7 @@ Status Shard::CopyBatch(const std::vector<PackUsage>& batch, const CompactOption
     for (const auto& u : batch) {
       for (uint32_t i = 0; i < u.pack.idx->count(); ++i) {
         IdxEntry e = u.pack.idx->At(i);
-        if (!IsDeletedLocked(u.pack.file->id(), e.offset)) todo.push_back({e, u.pack.file->id(), u.pack.file});
+        if (!IsDeletedLocked(u.pack.file->id(), e)) todo.push_back({e, u.pack.file->id(), u.pack.file});
       }
     }
   }
@@ -402,7 +408,7 @@ Status Shard::CopyBatch(const std::vector<PackUsage>& batch, const CompactOption
       bool gone;
       {
         std::shared_lock<std::shared_mutex> l(mu_);
-        gone = IsDeletedLocked(r.pack_id, r.entry.offset);
+        gone = IsDeletedLocked(r.pack_id, r.entry);
       }
       if (gone) s = LogDeletions({{kDelRecord, n->file->id(), ne.offset, ne.digest}});  // deleted meanwhile
       else compacting_[ne.digest] = ne;
@@ -441,14 +447,27 @@ Status Shard::CommitCompaction(const std::vector<PackUsage>& sources, std::uniqu
   }
   std::vector<FrozenPack> dropped;  // destroyed after the locks: removing files is disk I/O
   std::lock_guard<std::mutex> w(write_mu_);
+  {
+    // The new pack becomes visible before the sources die: a lookup always
+    // finds a kept chunk in one or the other (both hold it meanwhile).
+    std::unique_lock<std::shared_mutex> l(mu_);
+    AddFrozen(FrozenPack{made->file, idx});
+  }
   std::vector<DeletionEntry> entries;
   for (const auto& u : sources) entries.push_back({kDelPack, u.pack.file->id(), 0, Digest{}});
   Status s = LogDeletions(entries);
   if (!s.ok()) {
-    // Nothing logged: the sources stay. The new pack holds copies only;
-    // prunes keep deleting them until it is gone (compacting_ stays).
-    (void)ctx_->env->RemoveFile(DatPath(id));  // best effort; a leftover is duplicates
-    (void)ctx_->env->RemoveFile(IdxPath(id));
+    // Nothing logged: the sources stay and the new pack goes again. Its
+    // records are copies only; prunes keep deleting them until its
+    // removal is durable (compacting_ stays).
+    std::unique_lock<std::shared_mutex> l(mu_);
+    auto it = std::find_if(frozen_.begin(), frozen_.end(), [id](const FrozenPack& p) { return p.file->id() == id; });
+    if (it != frozen_.end()) {
+      SumIdxBytes(*it->idx, &bytes_raw_, &bytes_stored_, -1);
+      it->file->RemoveWhenUnused(ctx_->env, IdxPath(id));  // best effort; a leftover holds duplicates
+      dropped.push_back(std::move(*it));
+      frozen_.erase(it);
+    }
     return s;
   }
   Status synced = SyncDeletionLog();  // failed: retried by the next Sync; either state is whole
@@ -465,8 +484,6 @@ Status Shard::CommitCompaction(const std::vector<PackUsage>& sources, std::uniqu
     removed += u.size;
     out->packs_removed++;
   }
-  FrozenPack fresh{made->file, idx};
-  AddFrozen(std::move(fresh));
   compacting_.clear();
   compacting_id_ = 0;
   RecountDead();

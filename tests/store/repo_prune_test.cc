@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "../../store/src/deletion_log.h"
 #include "test_util.h"
 
 namespace chunkfs {
@@ -225,6 +226,49 @@ TEST_F(PruneTest, ReaderOpenedBeforeCompactionFindsMovedChunks) {
   ASSERT_TRUE(writer->Compact(CompactOptions{}, &c).ok());
   ASSERT_GT(c.packs_removed, 0u);
   for (size_t i = 0; i < d.size(); i += 2) EXPECT_TRUE(HasChunk(reader.get(), chunks_[1 + i])) << i;
+}
+
+// Each entry of a deletion log has its own CRC: a damaged entry costs that
+// one deletion, never the deletions logged after it.
+TEST_F(PruneTest, DamagedLogEntryKeepsTheDeletionsAfterIt) {
+  auto repo = OpenOrDie(Path());
+  std::vector<std::string> c;
+  for (int i = 0; i < 3; ++i) c.push_back(ContentInShard(4, 2000, i));
+  std::vector<Digest> d;
+  for (auto& x : c) d.push_back(PutOrDie(repo.get(), x));
+  PruneOptions o;
+  o.force = true;
+  PruneResult r;
+  ASSERT_TRUE(repo->Prune(Sorted({d[1], d[2]}), o, &r).ok());  // entry 1: c[0]
+  ASSERT_TRUE(repo->Prune(Sorted({d[2]}), o, &r).ok());        // entry 2: c[1]
+  repo.reset();
+  const std::string log = ShardDir(Path(), 4) + "/deleted.log";
+  ASSERT_EQ(FileSize(log), 32u + 2 * 56u);
+  FlipByte(log, 32 + 30);  // inside the first entry's digest
+  repo = OpenOrDie(Path());
+  EXPECT_FALSE(repo->Contains(d[1])) << "an intact deletion after a damaged entry was dropped";
+  EXPECT_TRUE(HasChunk(repo.get(), c[2]));
+}
+
+// A deletion entry names a record by place and digest: if the record it
+// named never reached the disk and another took its offset, the entry
+// deletes nothing.
+TEST_F(PruneTest, LogEntryForAnotherDigestAtTheSameOffsetDeletesNothing) {
+  const std::string x = ContentInShard(6, 2000, 1);
+  Digest dx;
+  {
+    auto repo = OpenOrDie(Path());
+    dx = PutOrDie(repo.get(), x);
+    ASSERT_TRUE(repo->Close().ok());
+  }
+  auto dats = ListFiles(ShardDir(Path(), 6), ".dat");
+  ASSERT_EQ(dats.size(), 1u);
+  const uint64_t pack_id = std::stoull(dats[0].substr(dats[0].size() - 20, 16), nullptr, 16);
+  DeletionEntry other{1 /* kDelRecord */, pack_id, 32, Sha256("the record that never became durable")};
+  WriteFileOrDie(ShardDir(Path(), 6) + "/deleted.log",
+                 deletion_log::Encode(6, {other}));
+  auto repo = OpenOrDie(Path());
+  EXPECT_TRUE(HasChunk(repo.get(), x)) << "an entry naming another digest deleted this record";
 }
 
 }  // namespace

@@ -23,22 +23,29 @@ void PackFile::RemoveWhenUnused(Env* env, std::string idx_path) {
   remove_env_ = env;
 }
 
-Status PackFile::ReadRecordBytes(const IdxEntry& e, std::string* rec) {
+Status PackFile::ReadRange(uint64_t offset, size_t n, std::string* out) {
   std::shared_ptr<RandomAccessFile> file;
   Status s = files_->Get(path_, &file);
   if (!s.ok()) return s;
-  const uint64_t total = kRecordOverhead + uint64_t{e.stored_len};
-  if (!(s = file->Read(e.offset, total, rec)).ok()) return s;
+  return file->Read(offset, n, out);
+}
+
+Status PackFile::VerifyRecordBytes(const IdxEntry& e, std::string_view rec) const {
   auto where = [&] { return path_ + " at offset " + std::to_string(e.offset) + ": "; };
-  if (rec->size() != total) return Status::Corruption(where() + "record truncated");
+  if (rec.size() != kRecordOverhead + uint64_t{e.stored_len}) return Status::Corruption(where() + "record truncated");
   records::RecordHeader h;
   std::string_view payload;
-  s = records::VerifyRecord(*rec, &h, &payload);
+  Status s = records::VerifyRecord(rec, &h, &payload);
   if (!s.ok()) return Status::Corruption(where() + s.message());
   if (h.digest != e.digest || h.raw_len != e.raw_len || h.codec != e.codec) {
     return Status::Corruption(where() + "record does not match its index entry");
   }
   return Status::OK();
+}
+
+Status PackFile::ReadRecordBytes(const IdxEntry& e, std::string* rec) {
+  Status s = ReadRange(e.offset, kRecordOverhead + uint64_t{e.stored_len}, rec);
+  return s.ok() ? VerifyRecordBytes(e, *rec) : s;
 }
 
 Status PackFile::ReadChunk(const IdxEntry& e, std::string* out) {

@@ -38,6 +38,11 @@ class PackFile {
   // Reads the whole record of `e` (header, payload, CRC) and checks its CRC
   // and that it is the record `e` describes.
   Status ReadRecordBytes(const IdxEntry& e, std::string* rec);
+  // Reads [offset, offset + n) of the .dat (fewer bytes at its end).
+  Status ReadRange(uint64_t offset, size_t n, std::string* out);
+  // Checks that `rec` is the whole, intact record `e` describes (CRC,
+  // header fields); Corruption naming the file and offset if not.
+  Status VerifyRecordBytes(const IdxEntry& e, std::string_view rec) const;
 
  private:
   FileCache* const files_;

@@ -19,6 +19,7 @@ namespace fn = chunkfs::filenames;
 
 namespace {
 uint64_t RecordBytes(const IdxEntry& e) { return kRecordOverhead + uint64_t{e.stored_len}; }
+constexpr uint64_t kCopyBlock = 1 << 20;  // compaction reads and writes in blocks of this size
 bool ByDigest(const Digest& a, const Digest& b) { return a < b; }
 }  // namespace
 
@@ -390,19 +391,37 @@ Status Shard::CopyBatch(const std::vector<PackUsage>& batch, const CompactOption
     ctx_->Log("compaction of " + dir_ + " abandoned: " + why.ToString());
     return why;
   };
+  // Sequential: source records in file order, read and written in blocks.
+  std::sort(todo.begin(), todo.end(), [](const LiveRecord& a, const LiveRecord& b) {
+    return a.pack_id != b.pack_id ? a.pack_id < b.pack_id : a.entry.offset < b.entry.offset;
+  });
   const auto start = std::chrono::steady_clock::now();
   uint64_t copied = 0;
+  std::string in, out_buf;
+  uint64_t in_pack = 0, in_off = 0;
+  auto flush = [&] {
+    Status fs = out_buf.empty() ? Status::OK() : n->writer->Append(out_buf);
+    copied += out_buf.size();
+    out_buf.clear();
+    Throttle(o.bytes_per_second, copied, start);
+    return fs;
+  };
   for (const auto& r : todo) {
     if (n->entries.count(r.entry.digest)) continue;  // a duplicate in two source packs
-    std::string bytes;
-    if (!(s = r.file->ReadRecordBytes(r.entry, &bytes)).ok()) return abandon(s);
-    if (!(s = n->writer->Append(bytes)).ok()) return abandon(s);
+    const uint64_t need = RecordBytes(r.entry);
+    if (r.pack_id != in_pack || r.entry.offset < in_off || r.entry.offset + need > in_off + in.size()) {
+      if (!(s = r.file->ReadRange(r.entry.offset, std::max<uint64_t>(need, kCopyBlock), &in)).ok()) return abandon(s);
+      in_pack = r.pack_id;
+      in_off = r.entry.offset;
+    }
+    std::string_view bytes = std::string_view(in).substr(r.entry.offset - in_off, need);
+    if (!(s = r.file->VerifyRecordBytes(r.entry, bytes)).ok()) return abandon(s);  // checked on the way
     IdxEntry ne = r.entry;
     ne.offset = n->size;
     n->entries.emplace(ne.digest, ne);
     n->size += bytes.size();
     n->crc = Crc32(bytes, n->crc);
-    copied += bytes.size();
+    out_buf.append(bytes);
     {
       std::lock_guard<std::mutex> w(write_mu_);
       bool gone;
@@ -414,8 +433,9 @@ Status Shard::CopyBatch(const std::vector<PackUsage>& batch, const CompactOption
       else compacting_[ne.digest] = ne;
     }
     if (!s.ok()) return abandon(s);
-    Throttle(o.bytes_per_second, copied, start);
+    if (out_buf.size() >= kCopyBlock && !(s = flush()).ok()) return abandon(s);
   }
+  if (!(s = flush()).ok()) return abandon(s);
   {
     std::lock_guard<std::mutex> w(write_mu_);
     s = SyncDeletionLog();  // the copies' deletions before the copies

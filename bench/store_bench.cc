@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -31,6 +32,13 @@ using namespace chunkfs;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// The benchmark stops at the first failure: its figures would be meaningless.
+void OrDie(const Status& s, const char* what) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "store_bench: %s: %s\n", what, s.ToString().c_str());
+  std::exit(1);
+}
 
 double Secs(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
 
@@ -95,18 +103,18 @@ void LookupCost(const std::string& dir, size_t n, double* absent_us, double* pre
   RepoSettings rs;
   rs.pack_size_limit = 64 * 1024;
   std::unique_ptr<Repository> repo;
-  Repository::Create(path, rs);
-  Repository::Open(path, OpenOptions{}, &repo);
+  OrDie(Repository::Create(path, rs), "create");
+  OrDie(Repository::Open(path, OpenOptions{}, &repo), "open");
   std::vector<Digest> present;
   for (size_t i = 0; i < n; ++i) {
     char buf[64] = {};
     std::snprintf(buf, sizeof(buf), "tiny chunk %zu", i);
     PutResult r;
-    repo->Put(std::string_view(buf, sizeof(buf)), &r);
+    OrDie(repo->Put(std::string_view(buf, sizeof(buf)), &r), "put");
     if (i % (n / 1000) == 0) present.push_back(r.digest);
   }
   repo.reset();
-  Repository::Open(path, OpenOptions{}, &repo);
+  OrDie(Repository::Open(path, OpenOptions{}, &repo), "reopen");
   *packs = repo->GetStats().packs_sealed;
   std::vector<Digest> absent(200000);
   std::mt19937_64 rng(9);
@@ -204,14 +212,14 @@ int main(int argc, char** argv) {
     if (!repo->Put(c, &r).ok()) return 1;
     digests.push_back(r.digest);
   }
-  repo->Sync();
+  OrDie(repo->Sync(), "sync");
   double put = Secs(t);
   Row("Put + Sync  (vs hash+zlib)", put, base_cpu, mb);
 
   t = Clock::now();
   for (const auto& c : chunks) {
     PutResult r;
-    repo->Put(c, &r);
+    OrDie(repo->Put(c, &r), "put again");
   }
   Row("Put again, all dedup (vs hash+zlib)", Secs(t), base_cpu, mb);
 

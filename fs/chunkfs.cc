@@ -50,7 +50,10 @@ ChunkFs::ChunkFs(const FsConfig& config, Logger log)
       cache_(config.cache_size),
       mount_time_(Now()) {}
 
-ChunkFs::~ChunkFs() { Shutdown(); }
+ChunkFs::~ChunkFs() {
+  Status s = Shutdown();  // main.cc calls Shutdown itself and reports; a second call is a no-op
+  if (!s.ok()) Log("shutdown: " + s.ToString());
+}
 
 void ChunkFs::Log(const std::string& msg) const {
   if (log_) log_(msg);

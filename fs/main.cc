@@ -296,7 +296,7 @@ int Run(int argc, char** argv) {
   if (fuse_session_mount(se, o.mountpoint.c_str()) != 0) {
     log("mounting on " + o.mountpoint + " failed (see above)");
     fuse_remove_signal_handlers(se);
-    fs->Shutdown();
+    if (Status s = fs->Shutdown(); !s.ok()) log("closing the repository: " + s.ToString());
     return 1;
   }
   if (!o.foreground) {

@@ -74,7 +74,7 @@ class Checker {
     if (!s.ok()) return s.err() == ENOENT ? Status::NotFound("no repository at " + repo_) : s;
     if (!is_dir) return Status::InvalidArgument(repo_ + " is not a directory");
     bool shards = false, header = false;
-    env_->IsDirectory(fn::ShardsDir(repo_), &shards);
+    (void)env_->IsDirectory(fn::ShardsDir(repo_), &shards);  // false on failure: reported as missing
     if (!(s = env_->FileExists(fn::HeaderPath(repo_), &header)).ok()) return s;  // e.g. EACCES
     if (!shards && !header) return Status::InvalidArgument(repo_ + " is not a chunkfs repository");
     // A newer format is refused, never checked by guesswork.
@@ -85,7 +85,7 @@ class Checker {
     std::map<const PackRef*, uint64_t> sizes;
     for (const auto& p : packs) {
       uint64_t sz = 0;
-      env_->GetFileSize(fn::Join(p.dir, fn::DatName(p.id)), &sz);
+      (void)env_->GetFileSize(fn::Join(p.dir, fn::DatName(p.id)), &sz);  // 0 on failure: the read below reports it
       sizes[&p] = sz;
       total += sz;
     }

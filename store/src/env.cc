@@ -61,7 +61,7 @@ Status Env::WriteFileAtomic(const std::string& dir, const std::string& name,
   Status s = WriteAndSync(this, tmp, data);
   if (s.ok()) s = RenameFile(tmp, path);
   if (!s.ok()) {
-    RemoveFile(tmp);  // best effort; the original error is what matters
+    (void)RemoveFile(tmp);  // best effort; the original error is what matters
     return s.WithContext("write " + path);
   }
   s = SyncDir(dir.empty() ? "." : dir);

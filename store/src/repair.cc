@@ -36,7 +36,7 @@ class Repairer {
     Status s = env_->IsDirectory(repo_, &is_dir);
     if (!s.ok()) return s.err() == ENOENT ? Status::NotFound("no repository at " + repo_) : s;
     if (!is_dir) return Status::InvalidArgument(repo_ + " is not a directory");
-    env_->IsDirectory(fn::ShardsDir(repo_), &shards);
+    (void)env_->IsDirectory(fn::ShardsDir(repo_), &shards);  // false on failure: made below
     if (!(s = env_->FileExists(fn::HeaderPath(repo_), &header)).ok()) return s;  // e.g. EACCES
     if (!shards && !header) return Status::InvalidArgument(repo_ + " is not a chunkfs repository");
     if (header) {  // a newer format is refused before anything is touched (even the lock file)
@@ -94,7 +94,7 @@ class Repairer {
       return Status::OK();
     }
     bool shards = false;
-    env_->IsDirectory(fn::ShardsDir(repo_), &shards);
+    (void)env_->IsDirectory(fn::ShardsDir(repo_), &shards);  // false on failure: made below
     if (!shards) return Status::InvalidArgument(repo_ + " is not a chunkfs repository (no shards/ folder)");
     if (!bytes.empty()) {
       Status q = Quarantine(fn::HeaderPath(repo_), fn::kHeaderName);
@@ -308,7 +308,7 @@ class Repairer {
         "readable chunks are copied back from there");
     if (!(s = Quarantine(path, shard_name + "-" + base)).ok()) return s;
     bool has_idx = false;
-    env_->FileExists(idx_path, &has_idx);
+    (void)env_->FileExists(idx_path, &has_idx);  // false on failure: rebuilt from the pack
     if (has_idx) s = Quarantine(idx_path, shard_name + "-" + base.substr(0, base.size() - 4) + ".idx");
     return s;
   }

@@ -92,7 +92,7 @@ Status Repository::Create(const std::string& path, const RepoSettings& settings,
     if (!(s = env->GetChildren(path, &names)).ok()) return s;
     if (!LeftByFailedCreate(env, path, names)) {
       bool has_header = false;
-      env->FileExists(fn::HeaderPath(path), &has_header);
+      (void)env->FileExists(fn::HeaderPath(path), &has_header);  // only picks the message
       return Status::InvalidArgument(path + (has_header ? " is already a chunkfs repository"
                                                           : " is not empty; refusing to create a repository there"));
     }

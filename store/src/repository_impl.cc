@@ -20,7 +20,10 @@ RepositoryImpl::RepositoryImpl(std::unique_ptr<StoreContext> ctx) : ctx_(std::mo
   for (int i = 0; i < 256; ++i) shards_[i] = std::make_unique<Shard>(ctx_.get(), static_cast<uint8_t>(i));
 }
 
-RepositoryImpl::~RepositoryImpl() { Close(); }
+RepositoryImpl::~RepositoryImpl() {
+  Status s = Close();  // a caller that cares calls Close() itself and sees this
+  if (!s.ok()) ctx_->Log("closing " + ctx_->repo + ": " + s.ToString());
+}
 
 Status RepositoryImpl::OpenShards(std::unique_ptr<FileLock> lock) {
   lock_ = std::move(lock);

@@ -10,7 +10,7 @@
 
 namespace chunkfs {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "chunkfs.h"
+#include "fault_chunkfs.h"
 #include "fault_env.h"
 
 namespace chunkfs::fs {
@@ -17,19 +18,7 @@ namespace {
 
 class FsyncFaultTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(Repository::Create("/repo", RepoSettings{}, &env_).ok());
-    ASSERT_TRUE(env_.CreateDir("/repo/tmp").ok());
-    OpenOptions oo;
-    oo.env = &env_;
-    std::unique_ptr<Repository> repo;
-    ASSERT_TRUE(Repository::Open("/repo", oo, &repo).ok());
-    FsConfig cfg;
-    cfg.tmp_dir = "/repo/tmp";
-    cfg.env = &env_;
-    fs_ = std::make_unique<ChunkFs>(cfg, nullptr);
-    fs_->Attach(std::move(repo), 1 << 20);
-  }
+  void SetUp() override { faultfs::StartFaultChunkFs(&env_, FsConfig{}, &fs_); }
 
   // creat + write + flush of /incoming/NAME (left open): the handle.
   fuse_file_info WriteAndFlush(const char* name, const std::string& data, fuse_ino_t* ino) {

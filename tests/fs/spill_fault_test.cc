@@ -9,6 +9,7 @@
 #include <string>
 
 #include "chunkfs.h"
+#include "fault_chunkfs.h"
 #include "fault_env.h"
 
 namespace chunkfs::fs {
@@ -17,19 +18,9 @@ namespace {
 class SpillFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(Repository::Create("/repo", RepoSettings{}, &env_).ok());
-    ASSERT_TRUE(env_.CreateDir("/repo/tmp").ok());
-    OpenOptions oo;
-    oo.env = &env_;
-    std::unique_ptr<Repository> repo;
-    ASSERT_TRUE(Repository::Open("/repo", oo, &repo).ok());
-    repo_ = repo.get();  // owned by fs_ from here on
     FsConfig cfg;
-    cfg.tmp_dir = "/repo/tmp";
-    cfg.env = &env_;
     cfg.write_buffer = 0;  // every upload spills
-    fs_ = std::make_unique<ChunkFs>(cfg, nullptr);
-    fs_->Attach(std::move(repo), 1 << 20);
+    faultfs::StartFaultChunkFs(&env_, cfg, &fs_, &repo_);  // repo_ is owned by fs_
   }
 
   // creat(2) of /incoming/NAME: *ino and the handle id.

@@ -38,6 +38,16 @@ class PruneTest : public ::testing::Test {
     }
     return out;
   }
+  // Prunes every other digest of `d` (a half spread over every pack).
+  static PruneResult PruneEveryOther(Repository* repo, const std::vector<Digest>& d) {
+    std::vector<Digest> keep;
+    for (size_t i = 0; i < d.size(); i += 2) keep.push_back(d[i]);
+    PruneOptions o;
+    o.max_delete_share = 0.6;
+    PruneResult r;
+    EXPECT_TRUE(repo->Prune(Sorted(keep), o, &r).ok());
+    return r;
+  }
   TempDir dir_;
   std::map<uint64_t, std::string> chunks_;
 };
@@ -160,13 +170,7 @@ TEST_F(PruneTest, CompactionGivesTheSpaceBackAndKeepsEveryKeptChunk) {
   }
   const uint64_t before = DiskUsage(Path());
   auto repo = OpenOrDie(Path());
-  std::vector<Digest> keep;
-  for (size_t i = 0; i < d.size(); i += 2) keep.push_back(d[i]);
-  PruneOptions o;
-  o.max_delete_share = 0.6;
-  PruneResult r;
-  ASSERT_TRUE(repo->Prune(Sorted(keep), o, &r).ok());
-  EXPECT_EQ(r.chunks_deleted, 200u);
+  EXPECT_EQ(PruneEveryOther(repo.get(), d).chunks_deleted, 200u);
   EXPECT_GE(repo->GetStats().dead_bytes, 200u * 3000);
   CompactResult c;
   ASSERT_TRUE(repo->Compact(CompactOptions{}, &c).ok());
@@ -216,12 +220,7 @@ TEST_F(PruneTest, ReaderOpenedBeforeCompactionFindsMovedChunks) {
   auto d = PutN(writer.get(), 200, 3000, 1);
   ASSERT_TRUE(writer->Sync().ok());
   auto reader = OpenOrDie(Path(), /*read_only=*/true);
-  std::vector<Digest> keep;
-  for (size_t i = 0; i < d.size(); i += 2) keep.push_back(d[i]);
-  PruneOptions o;
-  o.max_delete_share = 0.6;
-  PruneResult r;
-  ASSERT_TRUE(writer->Prune(Sorted(keep), o, &r).ok());
+  EXPECT_EQ(PruneEveryOther(writer.get(), d).chunks_deleted, 100u);
   CompactResult c;
   ASSERT_TRUE(writer->Compact(CompactOptions{}, &c).ok());
   ASSERT_GT(c.packs_removed, 0u);

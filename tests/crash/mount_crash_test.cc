@@ -13,16 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "mount_fixture.h"
+#include "crash_fixture.h"
 
 namespace chunkfs::fs::testing {
 namespace {
-
-int Rounds() {
-  const char* v = std::getenv("CHUNKFS_CRASH_ROUNDS");
-  int n = v ? std::atoi(v) : 20;
-  return n > 0 ? n : 20;
-}
 
 // Content of chunk `i` of round `round`: random or text, 0 to 300 KiB.
 std::string Content(int round, int i) {
@@ -62,10 +56,10 @@ std::vector<int> ReadAcked(const std::string& acked) {
   return v;
 }
 
-class CrashTest : public MountTest {};
+class CrashTest : public CrashMountTest {};
 
 TEST_F(CrashTest, KillDashNineLosesNoFsyncedChunk) {
-  const int rounds = Rounds();
+  const int rounds = CrashRounds(20);
   std::mt19937 rng(20261125);
   size_t total_acked = 0;
   for (int round = 0; round < rounds; ++round) {
@@ -75,17 +69,11 @@ TEST_F(CrashTest, KillDashNineLosesNoFsyncedChunk) {
     ASSERT_GE(writer, 0);
     if (writer == 0) Writer(Incoming(), acked, round);
     ::usleep(std::uniform_int_distribution<int>(20, 600)(rng) * 1000);
-    EXPECT_EQ(SignalAndWait(SIGKILL, 30), -1) << "chunkfs did not die of SIGKILL";
+    KillMount();
     int status = 0;
     ::kill(writer, SIGKILL);  // in case it is not blocked on the dead mount
     ::waitpid(writer, &status, 0);
-    // The mount is dead now (ENOTCONN): clear it, remount (every other round
-    // through -o clear_stale, which clears it itself).
-    if (round % 2 == 0) {
-      ASSERT_EQ(Sh("fusermount3 -u " + Q(mnt_)), 0);
-    }
-    Mount(round % 2 == 0 ? std::vector<std::string>{} : std::vector<std::string>{"clear_stale"});
-    ASSERT_TRUE(Mounted()) << Log();
+    ClearAndRemount(round);
     for (int i : ReadAcked(acked)) {
       std::string want = Content(round, i);
       std::string got;

@@ -58,9 +58,16 @@ int Sh(const std::string& cmd) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int ShOut(const std::string& cmd, std::string* out, bool merge_stderr) {
+FILE* ShStart(const std::string& cmd, bool merge_stderr) {
   std::string full = "bash -c " + Q(cmd) + (merge_stderr ? " 2>&1" : "");
-  FILE* f = ::popen(full.c_str(), "r");
+  return ::popen(full.c_str(), "r");
+}
+
+int ShOut(const std::string& cmd, std::string* out, bool merge_stderr) {
+  return ShFinish(ShStart(cmd, merge_stderr), out);
+}
+
+int ShFinish(FILE* f, std::string* out) {
   if (!f) return -1;
   out->clear();
   char buf[65536];

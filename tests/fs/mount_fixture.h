@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -72,6 +73,11 @@ class MountTest : public ::testing::Test {
 int Sh(const std::string& cmd);
 // Same, also capturing stdout (and stderr if `merge_stderr`).
 int ShOut(const std::string& cmd, std::string* out, bool merge_stderr = false);
+// ShOut in two halves, for a caller that must know when the child runs:
+// ShStart returns once bash is started (popen), ShFinish reads its output to
+// the end into *out and returns its exit status (-1 for a null `f`).
+FILE* ShStart(const std::string& cmd, bool merge_stderr = false);
+int ShFinish(FILE* f, std::string* out);
 // Quotes for bash.
 std::string Q(const std::string& s);
 

@@ -351,8 +351,9 @@ int ChunkFs::Fsync(fuse_ino_t /*ino*/, fuse_file_info* fi) {
 // fsync() of an upload returns 0 only if its chunk is durable and readable.
 // The store may have lost the chunk before it became durable (a failed
 // fsync whose records it could not write again; then every Sync fails until
-// the chunk is stored again): the upload is still open, so its content is
-// stored again and synced once more.
+// the chunk is stored again), or a prune may have deleted it since the
+// commit: the upload is still open, so its content is stored again and
+// synced once more.
 int ChunkFs::StoreAgainIfLost(FileHandle& h, int sync_err) {
   if (!repo_ || config_.read_only) return sync_err;
   Digest d;
@@ -365,7 +366,8 @@ int ChunkFs::StoreAgainIfLost(FileHandle& h, int sync_err) {
   std::string content;
   if (int err = h.upload->Read(0, h.upload->size(), &content)) return err;
   if (Sha256(content) != d) return sync_err ? sync_err : EIO;  // rewritten meanwhile
-  Log("chunk " + d.ToHex() + " was lost before it became durable; storing it again from the open file");
+  Log("chunk " + d.ToHex() + " is not stored (lost before it became durable, or pruned); storing it again from the "
+      "open file");
   CommitResult again;
   if (int err = PutContent(content, &d, &again)) return err;
   return SyncNow();

@@ -137,9 +137,38 @@ inline std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
+// The chunkctl binary as another user can run it: the build may sit below a
+// folder only its owner may enter (a checkout in /root), so a copy is made
+// once in a fresh world-readable folder under /tmp, removed at exit.
+inline std::string ChunkctlForOtherUsers() {
+  struct Copy {
+    std::string dir, path;
+    Copy() {
+      char tmpl[] = "/tmp/chunkfs-chunkctl-XXXXXX";
+      if (mkdtemp(tmpl) == nullptr) return;
+      dir = tmpl;
+      path = dir + "/chunkctl";
+      std::error_code ec;
+      fs::copy_file(CHUNKCTL_PATH, path, ec);
+      fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec, ec);
+      fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec, ec);
+      if (ec) path = CHUNKCTL_PATH;
+    }
+    ~Copy() {
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+  };
+  static Copy copy;
+  return copy.path.empty() ? std::string(CHUNKCTL_PATH) : copy.path;
+}
+
 // Runs the chunkctl binary with `args`; stdout and stderr go to files in
 // `scratch`. If `uid` is not -1, the child runs as that user.
 inline CliResult RunChunkctl(const std::vector<std::string>& args, const std::string& scratch, int uid = -1) {
+  const std::string prog = uid == -1 ? std::string(CHUNKCTL_PATH) : ChunkctlForOtherUsers();
   std::string out = scratch + "/.cli.out", err = scratch + "/.cli.err";
   pid_t pid = fork();
   if (pid == 0) {
@@ -149,8 +178,7 @@ inline CliResult RunChunkctl(const std::vector<std::string>& args, const std::st
     if (o == nullptr || e == nullptr || i == nullptr) _exit(126);
     if (uid != -1 && (setgid(static_cast<gid_t>(uid)) != 0 || setuid(static_cast<uid_t>(uid)) != 0)) _exit(125);
     std::vector<char*> argv;
-    std::string prog = CHUNKCTL_PATH;
-    argv.push_back(prog.data());
+    argv.push_back(const_cast<char*>(prog.c_str()));
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);

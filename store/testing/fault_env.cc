@@ -693,4 +693,24 @@ uint64_t FaultEnv::used_bytes() const {
   return impl_->UsedBytesLocked();
 }
 
+const char* FaultOpName(FaultOp op) {
+  switch (op) {
+    case FaultOp::kAppend: return "Append";
+    case FaultOp::kSync: return "Sync";
+    case FaultOp::kSyncDir: return "SyncDir";
+    case FaultOp::kRename: return "Rename";
+    case FaultOp::kCreate: return "Create";
+    case FaultOp::kTruncate: return "Truncate";
+    case FaultOp::kRead: return "Read";
+    case FaultOp::kRemove: return "Remove";
+    case FaultOp::kCreateDir: return "CreateDir";
+    case FaultOp::kTempCreate: return "TempCreate";
+    case FaultOp::kTempWrite: return "TempWrite";
+    case FaultOp::kTempRead: return "TempRead";
+    case FaultOp::kList: return "List";
+    case FaultOp::kAny: return "Any";
+  }
+  return "?";
+}
+
 }  // namespace chunkfs

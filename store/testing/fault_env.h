@@ -71,6 +71,9 @@ enum class FaultOp {
   kAny,        // any of the above (op_count(kAny): all of them)
 };
 
+// The op's name as the comments above give it ("Append", "SyncDir", ...).
+const char* FaultOpName(FaultOp op);
+
 class FaultEnv final : public Env {
  public:
   // The durable state of the whole file system (opaque, immutable, cheap to

@@ -28,19 +28,6 @@ constexpr char kRepo[] = "/repo";
 
 std::string Chunk(uint64_t seed) { return FaultRepoTest::Chunk(seed); }
 
-const char* OpName(FaultOp op) {
-  switch (op) {
-    case FaultOp::kAppend: return "Append";
-    case FaultOp::kSync: return "Sync";
-    case FaultOp::kSyncDir: return "SyncDir";
-    case FaultOp::kRename: return "Rename";
-    case FaultOp::kCreate: return "Create";
-    case FaultOp::kTruncate: return "Truncate";
-    case FaultOp::kRemove: return "Remove";
-    default: return "other";
-  }
-}
-
 struct Tracked {
   std::vector<std::string> chunks;  // every chunk whose Put returned OK
   size_t acked = 0;                 // chunks[0, acked) acknowledged by a Sync that returned OK
@@ -173,10 +160,10 @@ TEST(FaultSweepTest, EnospcAndEioAtEveryCallOfTheWorkload) {
       ASSERT_TRUE(repo->Close().ok());
       calls = env.op_count(op) - before;
     }
-    ASSERT_GT(calls, 0) << OpName(op);
+    ASSERT_GT(calls, 0) << FaultOpName(op);
     for (int err : {ENOSPC, EIO}) {
       for (int after = 0; after <= calls; ++after) {
-        SCOPED_TRACE(std::string(OpName(op)) + " " + strerror(err) + " at call " + std::to_string(after));
+        SCOPED_TRACE(std::string(FaultOpName(op)) + " " + strerror(err) + " at call " + std::to_string(after));
         FaultEnv env;
         CreateRepoOrDie(kRepo, SmallSettings(4096), &env);
         Tracked t;
@@ -194,7 +181,7 @@ TEST(FaultSweepTest, EnospcAndEioAtEveryCallOfTheWorkload) {
         if (HasFatalFailure()) return;
       }
     }
-    printf("[ faults ] workload: %s: %lld calls, ENOSPC and EIO at each index 0..%lld\n", OpName(op),
+    printf("[ faults ] workload: %s: %lld calls, ENOSPC and EIO at each index 0..%lld\n", FaultOpName(op),
            static_cast<long long>(calls), static_cast<long long>(calls));
   }
   printf("[ faults ] workload: %zu fault positions tried\n", positions);
@@ -258,7 +245,7 @@ TEST(FaultSweepTest, EnospcAndEioAtEveryCallOfRecovery) {
       const int64_t calls = env.op_count(op) - before;
       for (int err : {ENOSPC, EIO}) {
         for (int after = 0; after <= calls; ++after) {
-          SCOPED_TRACE("state " + std::to_string(k) + ": " + OpName(op) + " " + strerror(err) + " at call " +
+          SCOPED_TRACE("state " + std::to_string(k) + ": " + FaultOpName(op) + " " + strerror(err) + " at call " +
                        std::to_string(after) + " of recovery");
           env.Restore(cuts[k].snapshot);
           env.InjectError(op, err, after, 1);

@@ -21,21 +21,6 @@ using namespace testutil;
 constexpr FaultOp kOps[] = {FaultOp::kAppend, FaultOp::kSync,   FaultOp::kSyncDir,  FaultOp::kRename, FaultOp::kCreate,
                             FaultOp::kRead,   FaultOp::kRemove, FaultOp::kTruncate, FaultOp::kList};
 
-const char* OpName(FaultOp op) {
-  switch (op) {
-    case FaultOp::kAppend: return "Append";
-    case FaultOp::kSync: return "Sync";
-    case FaultOp::kSyncDir: return "SyncDir";
-    case FaultOp::kRename: return "Rename";
-    case FaultOp::kCreate: return "Create";
-    case FaultOp::kRead: return "Read";
-    case FaultOp::kRemove: return "Remove";
-    case FaultOp::kTruncate: return "Truncate";
-    case FaultOp::kList: return "List";
-    default: return "other";
-  }
-}
-
 bool KeepAllButEveryThird(size_t i) { return i % 3 != 1; }
 
 class PruneFaultTest : public FaultRepoTest {
@@ -112,10 +97,10 @@ TEST_F(PruneFaultTest, EnospcAndEioAtEveryCallOfACompaction) {
     CompactResult c;
     const int64_t calls =
         CountCalls(base, op, [](Repository*) {}, [&](Repository* repo) { ASSERT_TRUE(repo->Compact({}, &c).ok()); });
-    counts += std::string(" ") + OpName(op) + " " + std::to_string(calls);
+    counts += std::string(" ") + FaultOpName(op) + " " + std::to_string(calls);
     for (int err : {ENOSPC, EIO}) {
       for (int after = 0; after <= calls; ++after) {
-        SCOPED_TRACE(std::string(OpName(op)) + " " + strerror(err) + " at call " + std::to_string(after));
+        SCOPED_TRACE(std::string(FaultOpName(op)) + " " + strerror(err) + " at call " + std::to_string(after));
         env_.Restore(base);
         auto repo = Open();
         ASSERT_NE(repo, nullptr);
@@ -150,10 +135,10 @@ TEST_F(PruneFaultTest, EnospcAndEioAtEveryCallOfAPrune) {
       PruneResult r;
       ASSERT_TRUE(repo->Prune(counted.BeginPrune(KeepAllButEveryThird), Forced(), &r).ok());
     });
-    counts += std::string(" ") + OpName(op) + " " + std::to_string(calls);
+    counts += std::string(" ") + FaultOpName(op) + " " + std::to_string(calls);
     for (int err : {ENOSPC, EIO}) {
       for (int after = 0; after <= calls; ++after) {
-        SCOPED_TRACE(std::string(OpName(op)) + " " + strerror(err) + " at call " + std::to_string(after));
+        SCOPED_TRACE(std::string(FaultOpName(op)) + " " + strerror(err) + " at call " + std::to_string(after));
         env_.Restore(base);
         auto repo = Open();
         ASSERT_NE(repo, nullptr);

@@ -16,11 +16,6 @@ void DeletionSet::Apply(const DeletionEntry& e) {
   }
 }
 
-size_t DeletionSet::DeletedIn(uint64_t pack_id) const {
-  auto it = records_.find(pack_id);
-  return it == records_.end() ? 0 : it->second.size();
-}
-
 std::vector<uint64_t> DeletionSet::packs_with_deletions() const {
   std::vector<uint64_t> out;
   for (const auto& [p, offs] : records_) out.push_back(p);

@@ -50,8 +50,6 @@ class DeletionSet {
   }
   bool IsPackDead(uint64_t pack_id) const { return packs_.count(pack_id) != 0; }
   bool empty() const { return packs_.empty() && records_.empty(); }
-  // Deleted records of a pack that is not dead (their count).
-  size_t DeletedIn(uint64_t pack_id) const;
   // Forgets a pack whose files are gone (its entries are no longer needed).
   void ForgetPack(uint64_t pack_id);
   const std::set<uint64_t>& dead_packs() const { return packs_; }

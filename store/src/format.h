@@ -16,7 +16,6 @@ inline constexpr char kRepoMagic[8] = {'C', 'H', 'U', 'N', 'K', 'F', 'S', 'R'};
 // program would ignore it and serve deleted chunks, so a repository is
 // written as version 2 from its first deletion on. Version 1 is read.
 inline constexpr uint32_t kRepoVersion = 2;
-inline constexpr uint32_t kRepoVersionWithoutDeletions = 1;
 inline constexpr size_t kRepoHeaderSize = 64;
 // offsets
 inline constexpr size_t kRepoVersionOff = 8;

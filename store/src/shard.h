@@ -105,7 +105,6 @@ class Shard {
   void ForgetUses();
   // One compaction pass over this shard.
   Status Compact(const CompactOptions& options, CompactResult* out);
-  uint64_t dead_bytes() const;
 
   // Largest pack id seen in the directory (0 if none).
   uint64_t max_pack_id() const { return max_pack_id_; }
@@ -237,7 +236,6 @@ class Shard {
   // visible to lookups yet, but a prune deletes them too.
   std::unordered_map<Digest, IdxEntry, DigestHash> compacting_;
   uint64_t compacting_id_ = 0;
-  std::vector<std::shared_ptr<PackFile>> removed_;  // compacted away; files go when unused (write_mu_)
   DigestFilter filter_;                  // over every digest in frozen_ and active_
   uint64_t bytes_raw_ = 0, bytes_stored_ = 0;
   bool dir_exists_ = false;

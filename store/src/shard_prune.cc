@@ -163,11 +163,6 @@ void Shard::RecountDead() {
   }
 }
 
-uint64_t Shard::dead_bytes() const {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  return dead_stored_;
-}
-
 // ---------------------------------------------------------------- prune
 
 bool Shard::MarkUsed(const Digest& d) {

@@ -1,7 +1,8 @@
-// chunkctl init REPO [--pack-size N] [--max-chunk N] [--compression L]
+// chunkctl init REPO [--pack-size N] [--max-chunk N] [--compression L] [--group NAME]
 #include <cstdio>
 #include <string>
 
+#include "chunkfs/permissions.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -12,6 +13,7 @@ constexpr OptionSpec kInitOptions[] = {
     {"--pack-size", "", true},
     {"--max-chunk", "", true},
     {"--compression", "", true},
+    {"--group", "", true},
 };
 
 // Fills *settings from the options; prints a usage error and returns false
@@ -39,6 +41,14 @@ bool SettingsFromArgs(const Args& args, chunkfs::RepoSettings* settings) {
       return false;
     }
     settings->compression_level = static_cast<int>(level);
+  }
+  if (args.Has("--group")) {
+    // Shared with a group: folders 02750, files 0640 (docs/MOUNT.md "Permissions").
+    chunkfs::Status s = chunkfs::ParseGroup(args.options.at("--group"), &settings->group);
+    if (!s.ok()) {
+      UsageError("--group", s.message());
+      return false;
+    }
   }
   return true;
 }

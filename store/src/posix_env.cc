@@ -35,6 +35,41 @@ int OpenRetry(const char* path, int flags, mode_t mode = 0) {
   return fd;
 }
 
+// The modes of what is created in the folder holding `path` (env.h): 0600
+// and 0700, or 0640 and 02750 in a folder with the setgid bit (a repository
+// shared with a group). A folder that cannot be stat'ed counts as private.
+struct CreationModes {
+  mode_t file;
+  mode_t dir;
+};
+CreationModes ModesFor(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st;
+  if (::stat(parent.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & S_ISGID) != 0) {
+    return {0640, 02750};
+  }
+  return {0600, 0700};
+}
+
+// open(2) of `path` with O_CREAT in `flags`: a file this call creates gets
+// ModesFor(path).file exactly (fchmod: the umask may have taken bits away;
+// it is removed again if that fails); an existing file keeps its mode.
+// Returns the descriptor, or -1 with errno set.
+int OpenCreating(const std::string& path, int flags) {
+  const mode_t mode = ModesFor(path).file;
+  int fd = OpenRetry(path.c_str(), flags | O_EXCL, mode);
+  if (fd < 0 && errno == EEXIST && (flags & O_EXCL) == 0) return OpenRetry(path.c_str(), flags & ~O_CREAT);
+  if (fd >= 0 && ::fchmod(fd, mode) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
 // Writes all of `data` to fd, looping over short writes and EINTR.
 // Returns 0 or the errno of the failing write.
 int WriteAll(int fd, std::string_view data) {
@@ -353,7 +388,12 @@ class PosixEnv final : public Env {
   }
 
   Status CreateDir(const std::string& dir) override {
-    if (::mkdir(dir.c_str(), 0755) == 0) return Status::OK();
+    const mode_t mode = ModesFor(dir).dir;
+    if (::mkdir(dir.c_str(), mode) == 0) {
+      // Exactly `mode`, whatever the umask took away.
+      if (::chmod(dir.c_str(), mode) != 0) return PosixError("chmod", dir, errno);
+      return Status::OK();
+    }
     int err = errno;
     if (err == EEXIST) {
       struct stat st;
@@ -394,7 +434,7 @@ class PosixEnv final : public Env {
 
   Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock,
                   std::string* holder) override {
-    int fd = OpenRetry(path.c_str(), O_RDWR | O_CREAT, 0644);
+    int fd = OpenCreating(path, O_RDWR | O_CREAT);
     if (fd < 0) return PosixError("open", path, errno);
     int r;
     do {
@@ -430,7 +470,8 @@ class PosixEnv final : public Env {
 
   Status NewTempFile(const std::string& dir, std::unique_ptr<TempFile>* out) override {
     const std::string what = "a temporary file in " + dir;
-    int fd = OpenRetry(dir.c_str(), O_TMPFILE | O_RDWR, 0600);
+    const mode_t mode = ModesFor(dir + "/tmp").file;
+    int fd = OpenRetry(dir.c_str(), O_TMPFILE | O_RDWR, mode);
     if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
       // No O_TMPFILE on this file system: a named file, unlinked at once.
       std::string tmpl = dir + "/tmp-XXXXXX";
@@ -438,13 +479,35 @@ class PosixEnv final : public Env {
       if (fd >= 0) ::unlink(tmpl.c_str());
     }
     if (fd < 0) return PosixError("open", what, errno);
+    if (::fchmod(fd, mode) != 0) {
+      int err = errno;
+      ::close(fd);
+      return PosixError("fchmod", what, err);
+    }
     out->reset(new PosixTempFile(what, fd));
+    return Status::OK();
+  }
+
+  Status SetDirAccess(const std::string& dir, int64_t group) override {
+    if (group >= 0 && ::chown(dir.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(group)) != 0) {
+      return PosixError("chown (group " + std::to_string(group) + ")", dir, errno);
+    }
+    const mode_t mode = group >= 0 ? 02750 : 0700;
+    if (::chmod(dir.c_str(), mode) != 0) return PosixError("chmod", dir, errno);
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) return PosixError("stat", dir, errno);
+    // chmod drops the setgid bit silently for a group the process is not in.
+    if ((st.st_mode & 07777) != mode) {
+      return Status::IOError("chmod " + dir + ": the setgid bit did not stick (is this user in group " +
+                                 std::to_string(group) + "?)",
+                             EPERM);
+    }
     return Status::OK();
   }
 
  private:
   Status OpenWritable(const std::string& path, int flags, std::unique_ptr<WritableFile>* out) {
-    int fd = OpenRetry(path.c_str(), flags, 0644);
+    int fd = OpenCreating(path, flags);
     if (fd < 0) return PosixError("open", path, errno);
     out->reset(new PosixWritableFile(path, fd));
     return Status::OK();

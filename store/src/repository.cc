@@ -101,6 +101,9 @@ Status Repository::Create(const std::string& path, const RepoSettings& settings,
   } else {
     return s;
   }
+  // Before anything is made inside: what is created below takes its modes
+  // (and group) from its folder.
+  if (!(s = env->SetDirAccess(path, settings.group)).ok()) return s;
   if (!(s = env->CreateDir(fn::ShardsDir(path))).ok()) return s;
   // All 256 shard folders now, so that first writes create no folders.
   for (unsigned i = 0; i < 256; ++i) {

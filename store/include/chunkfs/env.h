@@ -89,7 +89,14 @@ class Env {
   // The POSIX file system. Never deleted.
   static Env* Default();
 
-  // Opens `path` for appending, creating it if missing (mode 0644).
+  // Who may read what the store creates (docs/MOUNT.md "Permissions"): every
+  // file and folder an Env creates is private to its owner (files 0600,
+  // folders 0700) whatever the process umask, unless the folder it is made
+  // in has the setgid bit (a repository shared with a group, see
+  // SetDirAccess): then files are 0640 and folders 02750, the folder's group
+  // inheriting (PosixEnv; an in-memory Env has no modes).
+
+  // Opens `path` for appending, creating it if missing (mode: see above).
   virtual Status NewAppendableFile(const std::string& path, std::unique_ptr<WritableFile>* out) = 0;
   // Creates or truncates `path`, opened for appending.
   virtual Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* out) = 0;
@@ -125,6 +132,16 @@ class Env {
   virtual Status NewTempFile(const std::string& dir, std::unique_ptr<TempFile>* out) {
     (void)out;
     return Status::NotSupported("no temporary files in this Env (" + dir + ")");
+  }
+
+  // Makes the existing folder `dir` private to its owner (mode 0700, group
+  // < 0), or shares it with the group `group`: its group set to `group` and
+  // mode 02750, so that everything created below inherits that group and is
+  // readable by it (see above). The default (an Env without modes): OK.
+  virtual Status SetDirAccess(const std::string& dir, int64_t group) {
+    (void)dir;
+    (void)group;
+    return Status::OK();
   }
 
   // Convenience helpers built on the calls above.

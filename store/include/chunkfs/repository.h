@@ -38,6 +38,11 @@ struct RepoSettings {
   // The format version read from the header (docs/FORMAT.md); ignored by
   // Create, which writes the current one.
   uint32_t format_version = 0;
+  // Create only: -1 makes the repository private to its owner (folders
+  // 0700, files 0600); a group id shares it with that group (folders 02750,
+  // files 0640). Not in the header: the setgid bit of the repository's
+  // folders records it (Env::SetDirAccess, docs/MOUNT.md "Permissions").
+  int64_t group = -1;
 };
 
 struct OpenOptions {

@@ -322,6 +322,9 @@ int ChunkFs::Write(fuse_ino_t /*ino*/, const char* buf, size_t size, off_t off, 
   int err = h->upload->Write(static_cast<uint64_t>(off), std::string_view(buf, size));
   if (!was_spilled && h->upload->spilled()) counters_.spills.fetch_add(1, std::memory_order_relaxed);
   if (err == EFBIG) counters_.too_large.fetch_add(1, std::memory_order_relaxed);
+  if (err != 0 && err != EFBIG) {
+    Log("write to /incoming failed (spilling to " + config_.tmp_dir + "): " + std::strerror(err));
+  }
   if (err == 0) {
     counters_.bytes_written.fetch_add(size, std::memory_order_relaxed);
     std::lock_guard<std::mutex> l(inodes_.mu());
@@ -524,6 +527,8 @@ int ChunkFs::PutContent(std::string_view content, const Digest* expected, Commit
   if (!s.ok()) {
     if (s.IsCorruption() && expected) {
       counters_.digest_mismatches.fetch_add(1, std::memory_order_relaxed);
+      Log("refused /incoming file named " + expected->ToHex() + ": its content does not hash to its name (" +
+          s.ToString() + ")");
       return EIO;
     }
     if (s.IsTooLarge()) {
@@ -578,6 +583,7 @@ int ChunkFs::Commit(const std::shared_ptr<Node>& node, Upload& upload) {
   // A stored version renamed since onto a 64-hex name is checked against it.
   if (verify && res.digest != expected) {
     counters_.digest_mismatches.fetch_add(1, std::memory_order_relaxed);
+    Log("refused /incoming file named " + expected.ToHex() + ": its content hashes to " + res.digest.ToHex());
     return EIO;
   }
   {

@@ -11,13 +11,11 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <climits>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,32 +25,13 @@
 #include "chunkfs.h"
 #include "chunkfs/repo_paths.h"
 #include "daemon.h"
+#include "log.h"
 #include "malloc_config.h"
 #include "ops_table.h"
 #include "options.h"
 
 namespace chunkfs::fs {
 namespace {
-
-// Messages go to stderr until the process detaches, to syslog after.
-class Logger {
- public:
-  void Detached() { syslog_.store(true); }
-  void operator()(const std::string& msg) const {
-    if (syslog_.load()) {
-      ::syslog(LOG_ERR, "%s", msg.c_str());
-    } else {
-      std::fprintf(stderr, "chunkfs: %s\n", msg.c_str());
-    }
-  }
-
- private:
-  std::atomic<bool> syslog_{false};
-};
-
-void FuseLogToSyslog(enum fuse_log_level level, const char* fmt, va_list ap) {
-  ::vsyslog(static_cast<int>(level), fmt, ap);
-}
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -81,32 +60,32 @@ int ProbeMountpoint(const std::string& path, struct stat* st) {
 }
 
 // Checks the mountpoint; clears a dead FUSE mount with -o clear_stale.
-bool CheckMountpoint(const MountOptions& o, const Logger& log) {
+bool CheckMountpoint(const MountOptions& o, Logger& log) {
   struct stat st;
   if (int err = ProbeMountpoint(o.mountpoint, &st)) {
     if (err == ENOTCONN) {
       if (!o.clear_stale) {
-        log("mountpoint " + o.mountpoint +
+        log.Error("mountpoint " + o.mountpoint +
             " is a dead FUSE mount (Transport endpoint is not connected), left by a "
             "crashed process. Clear it with `fusermount3 -uz " + o.mountpoint +
             "`, or mount with -o clear_stale.");
         return false;
       }
       if (!LazyUnmount(o.mountpoint)) {
-        log("-o clear_stale: `fusermount3 -uz " + o.mountpoint + "` failed");
+        log.Error("-o clear_stale: `fusermount3 -uz " + o.mountpoint + "` failed");
         return false;
       }
       if (int err2 = ProbeMountpoint(o.mountpoint, &st)) {
-        log("mountpoint " + o.mountpoint + ": " + ErrnoText(err2) + " (after clearing it)");
+        log.Error("mountpoint " + o.mountpoint + ": " + ErrnoText(err2) + " (after clearing it)");
         return false;
       }
     } else {
-      log("mountpoint " + o.mountpoint + ": " + ErrnoText(err));
+      log.Error("mountpoint " + o.mountpoint + ": " + ErrnoText(err));
       return false;
     }
   }
   if (!S_ISDIR(st.st_mode)) {
-    log("mountpoint " + o.mountpoint + " is not a directory");
+    log.Error("mountpoint " + o.mountpoint + " is not a directory");
     return false;
   }
   return true;
@@ -136,31 +115,31 @@ std::string Absolute(const std::string& path) {
 
 // Resolves REPO; with -o create makes a repository of a missing or empty
 // directory. Returns false (after saying why) if REPO is not usable.
-bool PrepareRepository(const MountOptions& o, const Logger& log, std::string* path) {
+bool PrepareRepository(const MountOptions& o, Logger& log, std::string* path) {
   struct stat st;
   bool exists = ::stat(path->c_str(), &st) == 0;
   if (exists && !S_ISDIR(st.st_mode)) {
-    log("repository " + o.repo + " is not a directory");
+    log.Error("repository " + o.repo + " is not a directory");
     return false;
   }
   bool has_header = exists && ::access(repo_paths::HeaderFile(*path).c_str(), F_OK) == 0;
   if (has_header) return true;
   if (!o.create) {
     if (!exists) {
-      log("repository " + o.repo + " does not exist. Create it with `chunkctl init " + o.repo +
+      log.Error("repository " + o.repo + " does not exist. Create it with `chunkctl init " + o.repo +
           "`, or mount with -o create.");
     } else {
-      log(o.repo + " is not a chunkfs repository (it has no chunkfs.repo). Create one with "
+      log.Error(o.repo + " is not a chunkfs repository (it has no chunkfs.repo). Create one with "
           "`chunkctl init " + o.repo + "`, or mount with -o create (on an empty directory).");
     }
     return false;
   }
   if (o.read_only) {
-    log("-o create and -o ro exclude each other");
+    log.Error("-o create and -o ro exclude each other");
     return false;
   }
   if (exists && !IsEmptyDir(*path)) {
-    log("-o create: " + o.repo + " is neither a chunkfs repository nor an empty directory; "
+    log.Error("-o create: " + o.repo + " is neither a chunkfs repository nor an empty directory; "
         "refusing to create a repository in it");
     return false;
   }
@@ -170,33 +149,33 @@ bool PrepareRepository(const MountOptions& o, const Logger& log, std::string* pa
   if (o.compression >= 0) settings.compression_level = o.compression;
   Status s = Repository::Create(*path, settings);
   if (!s.ok()) {
-    log("creating the repository " + o.repo + " failed: " + s.ToString());
+    log.Error("creating the repository " + o.repo + " failed: " + s.ToString());
     return false;
   }
   *path = Absolute(o.repo);
-  log("created a new repository in " + *path);
+  log.Info("created a new repository in " + *path);
   return true;
 }
 
 // Opens the repository (after the fork: the store may start threads).
-bool OpenRepository(const MountOptions& o, const std::string& path, const Logger& log,
+bool OpenRepository(const MountOptions& o, const std::string& path, Logger& log,
                     std::unique_ptr<Repository>* repo) {
   OpenOptions oo;
   oo.read_only = o.read_only;
   if (o.max_chunk) oo.max_chunk_size = static_cast<uint32_t>(o.max_chunk);
   if (o.compression >= 0) oo.compression_level = o.compression;
-  oo.log = [&log](const std::string& line) { log("repository: " + line); };
+  oo.log = [&log](const std::string& line) { log.Problem(LogLevel::kWarning, "repository: " + line); };
   Status s = Repository::Open(path, oo, repo);
   if (!s.ok()) {
     if (s.IsBusy()) {
-      log(s.message());  // names the holder's pid
+      log.Error(s.message());  // names the holder's pid
     } else {
-      log("cannot open repository " + o.repo + ": " + s.ToString());
+      log.Error("cannot open repository " + o.repo + ": " + s.ToString());
     }
     return false;
   }
   if (o.pack_size && o.pack_size != (*repo)->settings().pack_size_limit) {
-    log("-o pack_size=" + std::to_string(o.pack_size) +
+    log.Error("-o pack_size=" + std::to_string(o.pack_size) +
         ": the pack size is fixed when a repository is created (this one uses " +
         std::to_string((*repo)->settings().pack_size_limit) + ")");
     return false;
@@ -226,11 +205,13 @@ int Run(int argc, char** argv) {
       std::printf("chunkfs %s (libfuse %s)\n", CHUNKFS_VERSION, fuse_pkgversion());
       return 0;
     case ParseOutcome::kError:
-      std::fprintf(stderr, "chunkfs: %s\nTry 'chunkfs --help'.\n", error.c_str());
+      log.Error(error + " (try 'chunkfs --help')");
       return 2;
     case ParseOutcome::kOk:
       break;
   }
+  log.SetDebug(o.debug);  // -d / -o debug (libfuse then also traces every request)
+  Logger::CaptureFuseLog(&log);
 
   // Every option is checked (libfuse's by fuse_session_new) before anything
   // is created or mounted.
@@ -239,7 +220,7 @@ int Run(int argc, char** argv) {
 
   ConfigureMallocForMount();  // large buffers go back to the system when freed
   uint64_t files = 0;          // many packs, one descriptor each while cached (docs/ARCHITECTURE.md)
-  if (!chunkfs::RaiseOpenFileLimit(&files).ok()) std::fprintf(stderr, "chunkfs: cannot raise the open-file limit\n");
+  if (!chunkfs::RaiseOpenFileLimit(&files).ok()) log.Warning("cannot raise the open-file limit");
   FsConfig cfg;
   cfg.max_names = o.max_names;
   cfg.write_buffer = o.write_buffer;
@@ -253,12 +234,14 @@ int Run(int argc, char** argv) {
   cfg.tmp_dir = repo_paths::TempDir(repo_path);
   cfg.uid = ::getuid();
   cfg.gid = ::getgid();
-  auto fs = std::make_unique<ChunkFs>(cfg, [&log](const std::string& m) { log(m); });
+  // The file system reports problems a client can repeat (damage, a wrong
+  // digest, no space, a failing sync): rate-limited.
+  auto fs = std::make_unique<ChunkFs>(cfg, [&log](const std::string& m) { log.Problem(LogLevel::kError, m); });
 
   const fuse_lowlevel_ops& ops = ChunkFsOps();
   struct fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, fs.get());
   if (!se) {
-    std::fprintf(stderr, "chunkfs: bad mount options (see above); nothing was mounted\n");
+    log.Error("bad mount options (see above); nothing was mounted");
     return 2;
   }
   struct SessionGuard {
@@ -274,7 +257,7 @@ int Run(int argc, char** argv) {
   Daemonizer daemon;
   if (!o.foreground) {
     if (int err = daemon.Fork()) {
-      log("fork: " + ErrnoText(err));
+      log.Error("fork: " + ErrnoText(err));
       return 1;
     }
   }
@@ -283,28 +266,27 @@ int Run(int argc, char** argv) {
   if (!OpenRepository(o, repo_path, log, &repo)) return 1;
   uint64_t max_chunk = o.max_chunk ? o.max_chunk : repo->settings().max_chunk_size;
   if (!o.read_only && ::mkdir(cfg.tmp_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    log("cannot create " + cfg.tmp_dir + " (where large uploads spill): " + ErrnoText(errno));
+    log.Error("cannot create " + cfg.tmp_dir + " (where large uploads spill): " + ErrnoText(errno));
     return 1;
   }
   fs->Attach(std::move(repo), max_chunk);
   fs->SetSession(se);  // invalidates the kernel's entries of pruned chunks
 
   if (fuse_set_signal_handlers(se) != 0) {
-    log("cannot install signal handlers");
+    log.Error("cannot install signal handlers");
     return 1;
   }
   if (fuse_session_mount(se, o.mountpoint.c_str()) != 0) {
-    log("mounting on " + o.mountpoint + " failed (see above)");
+    log.Error("mounting on " + o.mountpoint + " failed (see above)");
     fuse_remove_signal_handlers(se);
-    if (Status s = fs->Shutdown(); !s.ok()) log("closing the repository: " + s.ToString());
+    if (Status s = fs->Shutdown(); !s.ok()) log.Error("closing the repository: " + s.ToString());
     return 1;
   }
   if (!o.foreground) {
-    ::openlog("chunkfs", LOG_PID, LOG_DAEMON);
-    log.Detached();
-    fuse_set_log_func(FuseLogToSyslog);
+    log.UseSyslog();  // stderr is about to become /dev/null
     daemon.Ready();
   }
+  log.Info("mounted " + repo_path + " on " + o.mountpoint);
   NotifySystemd("READY=1");
   fs->StartThreads();
 
@@ -328,12 +310,13 @@ int Run(int argc, char** argv) {
   // Everything stored becomes durable before we exit.
   Status s = fs->Shutdown();
   if (!s.ok()) {
-    log("final sync failed: " + s.ToString());
+    log.Error("final sync failed: " + s.ToString());
     return 1;
   }
+  log.Info("unmounted " + o.mountpoint + "; everything stored is durable");
   // rc > 0: the signal that ended the loop (a clean exit); rc < 0: an error.
   if (rc < 0) {
-    log("the FUSE session ended with an error: " + ErrnoText(-rc));
+    log.Error("the FUSE session ended with an error: " + ErrnoText(-rc));
     return 1;
   }
   return 0;

@@ -34,6 +34,7 @@ enum Key {
   kKeyCompactRate,
   kKeyCompactInterval,
   kKeyNeedsValue,
+  kKeyMountOnly,
 };
 
 // libfuse's own limit of worker threads (FUSE_LOOP_MT_MAX_THREADS).
@@ -76,6 +77,28 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("compact", kKeyNeedsValue),
     FUSE_OPT_KEY("compact_rate", kKeyNeedsValue),
     FUSE_OPT_KEY("compact_interval", kKeyNeedsValue),
+    // Options of mount(8) and fstab that mean nothing to the file system
+    // (mount(8) and mount.fuse3 drop most of them; they are accepted here in
+    // case one gets through, e.g. `chunkfs REPO MNT -o nofail`). x-* too
+    // (OptProc). libfuse takes rw, ro, dev, nodev, suid, nosuid, exec, noexec,
+    // noatime, nodiratime, dirsync, async itself; sync is ours.
+    FUSE_OPT_KEY("defaults", kKeyMountOnly),
+    FUSE_OPT_KEY("nofail", kKeyMountOnly),
+    FUSE_OPT_KEY("_netdev", kKeyMountOnly),
+    FUSE_OPT_KEY("auto", kKeyMountOnly),
+    FUSE_OPT_KEY("noauto", kKeyMountOnly),
+    FUSE_OPT_KEY("user", kKeyMountOnly),
+    FUSE_OPT_KEY("nouser", kKeyMountOnly),
+    FUSE_OPT_KEY("users", kKeyMountOnly),
+    FUSE_OPT_KEY("owner", kKeyMountOnly),
+    FUSE_OPT_KEY("group", kKeyMountOnly),
+    FUSE_OPT_KEY("comment=", kKeyMountOnly),
+    FUSE_OPT_KEY("atime", kKeyMountOnly),
+    FUSE_OPT_KEY("relatime", kKeyMountOnly),
+    FUSE_OPT_KEY("strictatime", kKeyMountOnly),
+    FUSE_OPT_KEY("diratime", kKeyMountOnly),
+    FUSE_OPT_KEY("lazytime", kKeyMountOnly),
+    FUSE_OPT_KEY("nolazytime", kKeyMountOnly),
     FUSE_OPT_END,
 };
 
@@ -234,7 +257,10 @@ int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/)
     case kKeyNeedsValue:
       *st->error = std::string("-o ") + arg + " needs a value (-o " + arg + "=...)";
       return -1;
+    case kKeyMountOnly:
+      return 0;  // for mount(8), not for us
     default:
+      if (std::strncmp(arg, "x-", 2) == 0) return 0;  // x-systemd.*, x-gvfs-*: for other programs
       return 1;  // FUSE_OPT_KEY_OPT: -f, -d, allow_other, ... for libfuse
   }
 }
@@ -386,6 +412,10 @@ FUSE options (passed to libfuse): allow_other, allow_root, fsname=NAME,
 default_permissions (always on), max_threads=N (1..100000, default 10),
 max_idle_threads=N (0..100000, default: no limit), max_read=N, -d/debug, -s,
 clone_fd.
+
+Accepted and ignored (for mount(8) and /etc/fstab): defaults, nofail,
+_netdev, auto, noauto, user, users, owner, group, comment=, x-*, and the atime
+options. -d/-o debug also writes the debug log (and runs in the foreground).
 )";
   return u;
 }

@@ -5,8 +5,7 @@
 // prune, prune-begin, compact and stats also take a chunkfs mountpoint
 // (cmd_prune.cc).
 //
-// Commands are rows of kCommands; check and repair (a later issue) become
-// two more rows.
+// Commands are rows of kCommands. Exit statuses: cli.h (kExitStatusHelp).
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -35,8 +34,9 @@ constexpr Command kCommands[] = {
      RunGet},
     {"ls", "REPO", "list all digests in order", RunLs},
     {"stat", "REPO DIGEST", "show a chunk's raw size, stored size and codec", RunStat},
-    {"check", "REPO [--read-data]", "verify every file (and with --read-data every chunk); exit 1 on damage", RunCheck},
-    {"repair", "REPO", "rebuild what the data allows, quarantine the rest, list lost chunks", RunRepair},
+    {"check", "REPO [--read-data]", "verify every file (and with --read-data every chunk); exit 3 on damage", RunCheck},
+    {"repair", "REPO", "rebuild what the data allows, quarantine the rest, list lost chunks; exit 3 if any is lost",
+     RunRepair},
     {"prune", "TARGET --keep FILE [--since TOKEN] [--dry-run] [--force]",
      "delete every chunk not in FILE (one digest a line, '-': stdin) and not stored or touched since TOKEN; an "
      "empty list or deleting over half the chunks needs --force. TARGET: a repository (offline; the prune takes "
@@ -75,7 +75,9 @@ int Usage() {
       "  help [COMMAND]\n\n"
       "options:\n  -h, --help     show this help (or a command's, after it)\n"
       "  --version      show the version\n\n"
-      "Exit status: 0 success, 1 failure, 2 bad command line.\n");
+      "On a terminal, check, repair, put, prune and compact keep a progress line on stderr;\n"
+      "nothing is shown when stderr is not a terminal.\n\n");
+  fputs(kExitStatusHelp, stdout);
   return kExitOk;
 }
 

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include "progress.h"
+
 namespace chunkctl {
 namespace {
 
@@ -103,6 +105,7 @@ bool ParseSize(std::string_view text, uint64_t* out) {
 
 int Fail(std::string_view what, std::string_view why) {
   std::string line = "chunkctl: " + OneLine(what) + ": " + OneLine(why) + "\n";
+  ClearProgressLine();  // the error starts its own line
   fputs(line.c_str(), stderr);
   return kExitFailure;
 }

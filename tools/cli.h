@@ -1,8 +1,13 @@
 // Shared helpers of chunkctl: argument parsing, error reporting, opening a repository.
 //
 // Every error is reported as exactly one line on stderr,
-// "chunkctl: <what>: <why>", and a non-zero exit status: kExitUsage for bad
-// command lines, kExitFailure for everything else.
+// "chunkctl: <what>: <why>", and a non-zero exit status. The exit statuses,
+// the same in every command (listed by `chunkctl --help` and the README):
+//   0 kExitOk       done; check found no damage; repair lost nothing
+//   1 kExitFailure  an error: the command could not do (all of) its work
+//                   (no such repository, permission, busy, a failed input)
+//   2 kExitUsage    bad command line (nothing was done)
+//   3 kExitDamage   check found damage, or repair finished but chunks are lost
 #pragma once
 
 #include <cstdint>
@@ -22,6 +27,15 @@ namespace chunkctl {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitDamage = 3;
+
+// The table above, as `chunkctl --help` prints it.
+inline constexpr const char* kExitStatusHelp =
+    "exit status (every command):\n"
+    "  0  success (check: no damage; repair: nothing lost)\n"
+    "  1  error: the command could not do its work (message on stderr)\n"
+    "  2  bad command line\n"
+    "  3  damage: check found damage, or repair lost chunks\n";
 
 // An option a command accepts: "--pack-size", "-o", ...
 struct OptionSpec {

@@ -5,23 +5,23 @@
 //     affected: <digest>            (one line per chunk it makes unreadable,
 //     affected: none (rebuildable)   or this line when it costs no chunk)
 // then "note: ..." lines (stray files, unindexed tail of an active pack) and
-// a summary line. Exit 0 when the repository is clean, 1 on any damage or if
-// the check could not run, 2 for a bad command line. On a terminal a
-// progress line is kept up to date on stderr; nothing is shown when piped.
+// a summary line. Exit 0 when the repository is clean, 3 (kExitDamage) on any
+// damage, 1 if the check could not run, 2 for a bad command line. On a
+// terminal a progress line is kept up to date on stderr (progress.h);
+// nothing is shown when piped.
 //
 // repair prints "action: ..." as it goes, "quarantined: ...", "rescued: N
 // chunk(s)", one "lost: <digest>" per chunk that could not be recovered and a
-// summary line. Exit 0 if nothing is lost, 1 if a chunk was lost or the
-// repair failed (e.g. Busy: the repository is mounted; the message names the
-// holder's pid).
-#include <unistd.h>
-
+// summary line. Exit 0 if nothing is lost, 3 (kExitDamage) if a chunk was
+// lost, 1 if the repair failed (e.g. Busy: the repository is mounted; the
+// message names the holder's pid). Progress as for check, while it reads.
 #include <cstdio>
 #include <string>
 
 #include "chunkfs/check.h"
 #include "cli.h"
 #include "commands.h"
+#include "progress.h"
 
 namespace chunkctl {
 namespace {
@@ -33,27 +33,6 @@ std::string Plural(uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-// "checked 12.3/50.0 MB" on stderr, rewritten in place.
-class Progress {
- public:
-  Progress() : enabled_(isatty(2) == 1) {}
-  ~Progress() { Done(); }
-  void Update(uint64_t done, uint64_t total) {
-    if (!enabled_) return;
-    fprintf(stderr, "\rchecked %.1f/%.1f MB", done / 1e6, total / 1e6);
-    fflush(stderr);
-    shown_ = true;
-  }
-  void Done() {
-    if (shown_) fputs("\r\033[K", stderr);  // clear the line before the report
-    shown_ = false;
-  }
-
- private:
-  const bool enabled_;
-  bool shown_ = false;
-};
-
 }  // namespace
 
 int RunCheck(const CommandArgs& in) {
@@ -62,13 +41,13 @@ int RunCheck(const CommandArgs& in) {
   if (!ParseArgs(in, kCheckOptions, &args, &error)) return UsageError("check", error);
   if (args.positional.size() != 1) return UsageError("check", "expected REPO");
   const std::string& path = args.positional[0];
-  Progress progress;
+  Progress progress("check");
   chunkfs::CheckOptions options;
   options.read_data = args.Has("--read-data");
-  options.progress = [&progress](uint64_t done, uint64_t total) { progress.Update(done, total); };
+  options.progress = [&progress](uint64_t done, uint64_t total) { progress.Bytes(done, total); };
   chunkfs::CheckReport report;
   chunkfs::Status s = chunkfs::CheckRepository(path, options, &report);
-  progress.Done();
+  progress.Clear();
   if (!s.ok()) return FailStatus("check " + path, s);
   for (const chunkfs::Problem& p : report.problems) {
     printf("DAMAGE %s offset %llu: %s\n", p.file.c_str(), static_cast<unsigned long long>(p.offset),
@@ -83,7 +62,7 @@ int RunCheck(const CommandArgs& in) {
          options.read_data ? " (data read)" : "",
          Plural(report.problems.size(), "problem", "problems").c_str());
   if (fflush(stdout) != 0) return Fail("write stdout", "output error");
-  return report.ok() ? kExitOk : kExitFailure;
+  return report.ok() ? kExitOk : kExitDamage;
 }
 
 int RunRepair(const CommandArgs& in) {
@@ -93,10 +72,16 @@ int RunRepair(const CommandArgs& in) {
   if (args.positional.size() != 1) return UsageError("repair", "expected REPO");
   const std::string& path = args.positional[0];
   chunkfs::RepairReport report;
-  chunkfs::Status s = chunkfs::RepairRepository(path, nullptr, &report, [](const std::string& line) {
-    printf("action: %s\n", line.c_str());
-    fflush(stdout);
-  });
+  Progress progress("repair");
+  chunkfs::Status s = chunkfs::RepairRepository(
+      path, nullptr, &report,
+      [&progress](const std::string& line) {
+        progress.Clear();  // the action line replaces it; the next update shows again
+        printf("action: %s\n", line.c_str());
+        fflush(stdout);
+      },
+      [&progress](uint64_t done, uint64_t total) { progress.Bytes(done, total); });
+  progress.Clear();
   for (const std::string& q : report.quarantined) printf("quarantined: %s\n", q.c_str());
   if (!report.rescued.empty()) printf("rescued: %s\n", Plural(report.rescued.size(), "chunk", "chunks").c_str());
   for (const chunkfs::Digest& d : report.lost) printf("lost: %s\n", d.ToHex().c_str());
@@ -109,7 +94,7 @@ int RunRepair(const CommandArgs& in) {
   }
   if (fflush(stdout) != 0) return Fail("write stdout", "output error");
   if (!s.ok()) return FailStatus("repair " + path, s);
-  return report.lost.empty() ? kExitOk : kExitFailure;
+  return report.lost.empty() ? kExitOk : kExitDamage;
 }
 
 }  // namespace chunkctl

@@ -1,18 +1,22 @@
 // chunkctl prune / prune-begin / compact / stats: on a repository (offline,
 // chunkctl takes the lock) or on a chunkfs mountpoint (through its control
 // file; the mount does the work). The work itself is control::Execute in
-// both cases, so that the output is the same.
+// both cases, so that the output is the same. On a terminal, prune and
+// compact show progress on stderr: shards done offline, the seconds waited
+// on a mount (progress.h).
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli.h"
 #include "commands.h"
 #include "control_client.h"
 #include "control_protocol.h"
+#include "progress.h"
 
 namespace chunkctl {
 namespace {
@@ -71,7 +75,11 @@ int RunOffline(const std::string& cmd, const std::string& repo_path, const Reque
     return FailStatus("open " + repo_path, s);
   }
   std::string out;
-  s = chunkfs::control::Execute(repo.get(), r, keep, &out);
+  {
+    Progress progress(cmd);
+    auto shards = [&progress](uint64_t done, uint64_t total) { progress.Count(done, total, "shards"); };
+    s = chunkfs::control::Execute(repo.get(), r, keep, &out, shards);
+  }
   if (!s.ok()) return FailStatus(cmd + " " + repo_path, s);
   if (!read_only && !(s = repo->Close()).ok()) return FailStatus("close " + repo_path, s);
   if (r.command == Command::kPruneBegin) {
@@ -86,7 +94,15 @@ int RunOffline(const std::string& cmd, const std::string& repo_path, const Reque
 int RunOnMount(const std::string& cmd, const std::string& mnt, const Request& r, const KeepInput* keep) {
   bool ok = false;
   std::string text;
-  chunkfs::Status s = CallMount(mnt, r, keep ? keep->fd : -1, keep ? keep->name : "", &ok, &text);
+  chunkfs::Status s;
+  {
+    Progress progress(cmd);
+    // Only prune and compact take long enough to show anything.
+    const bool slow = r.command == Command::kPrune || r.command == Command::kCompact;
+    std::optional<Ticker> ticker;
+    if (slow) ticker.emplace(&progress, "the mount at " + mnt + " is working");
+    s = CallMount(mnt, r, keep ? keep->fd : -1, keep ? keep->name : "", &ok, &text);
+  }
   if (!s.ok()) return FailStatus(cmd + " " + mnt, s);
   if (!ok) {
     while (!text.empty() && text.back() == '\n') text.pop_back();

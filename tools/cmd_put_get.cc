@@ -1,4 +1,6 @@
 // chunkctl put REPO FILE...   and   chunkctl get REPO DIGEST [-o FILE]
+//
+// put shows "put: N/M files" on a terminal while it stores (progress.h).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -7,6 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "output_file.h"
+#include "progress.h"
 #include "put_files.h"
 
 namespace chunkctl {
@@ -23,8 +26,15 @@ int RunPut(const CommandArgs& in) {
   if (!ParseArgs(in, kNoOptions, &args, &error)) return UsageError("put", error);
   if (args.positional.size() < 2) return UsageError("put", "expected REPO and at least one FILE");
   std::vector<std::string> inputs(args.positional.begin() + 1, args.positional.end());
-  int rc = PutFiles(args.positional[0], inputs, /*env=*/nullptr,
-                    [](const std::string& line) { fputs(line.c_str(), stdout); });
+  Progress progress("put");
+  int rc = PutFiles(
+      args.positional[0], inputs, /*env=*/nullptr,
+      [&progress](const std::string& line) {
+        progress.Clear();
+        fputs(line.c_str(), stdout);
+      },
+      [&progress](uint64_t done, uint64_t total) { progress.Count(done, total, "files"); });
+  progress.Clear();
   if (fflush(stdout) != 0 || ferror(stdout)) rc = Fail("write stdout", "output error");
   return rc;
 }

@@ -248,7 +248,8 @@ std::string FormatCompactResult(const CompactResult& r) {
 
 namespace {
 
-Status ExecutePrune(Repository* repo, const Request& r, const std::vector<Digest>& keep, std::string* out) {
+Status ExecutePrune(Repository* repo, const Request& r, const std::vector<Digest>& keep, std::string* out,
+                    const std::function<void(uint64_t, uint64_t)>& progress) {
   PruneToken token;
   PruneOptions o;
   if (!r.since.empty()) {
@@ -260,6 +261,7 @@ Status ExecutePrune(Repository* repo, const Request& r, const std::vector<Digest
   }
   o.dry_run = r.dry_run;
   o.force = r.force;
+  o.progress = progress;
   PruneResult result;
   Status s = repo->Prune(keep, o, &result);
   if (!s.ok()) return s;
@@ -269,11 +271,12 @@ Status ExecutePrune(Repository* repo, const Request& r, const std::vector<Digest
 
 }  // namespace
 
-Status Execute(Repository* repo, const Request& r, const std::vector<Digest>& keep_sorted, std::string* out) {
+Status Execute(Repository* repo, const Request& r, const std::vector<Digest>& keep_sorted, std::string* out,
+               const std::function<void(uint64_t, uint64_t)>& progress) {
   out->clear();
   switch (r.command) {
     case Command::kPrune:
-      return ExecutePrune(repo, r, keep_sorted, out);
+      return ExecutePrune(repo, r, keep_sorted, out, progress);
     case Command::kPruneBegin: {
       PruneToken t;
       Status s = repo->BeginPrune(&t);
@@ -282,7 +285,9 @@ Status Execute(Repository* repo, const Request& r, const std::vector<Digest>& ke
     }
     case Command::kCompact: {
       CompactResult c;
-      Status s = repo->Compact(CompactOptions{}, &c);
+      CompactOptions o;
+      o.progress = progress;
+      Status s = repo->Compact(o, &c);
       if (s.ok()) *out = FormatCompactResult(c);
       return s;
     }

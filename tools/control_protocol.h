@@ -98,7 +98,9 @@ std::string FormatCompactResult(const CompactResult& r);
 // one): prune with the sorted keep list, prune-begin, compact (waits until
 // done, at full speed), stats. On success *out gets the text to print; on
 // failure the Status says why and nothing was deleted (prune) or the
-// repository is as it was (compact).
-Status Execute(Repository* repo, const Request& r, const std::vector<Digest>& keep_sorted, std::string* out);
+// repository is as it was (compact). `progress` (prune and compact) gets
+// (shards done, shards to do) on the calling thread.
+Status Execute(Repository* repo, const Request& r, const std::vector<Digest>& keep_sorted, std::string* out,
+               const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
 
 }  // namespace chunkfs::control

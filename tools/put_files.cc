@@ -64,7 +64,8 @@ Status SyncAndClose(chunkfs::Repository* repo) {
 }  // namespace
 
 int PutFiles(const std::string& repo_path, const std::vector<std::string>& inputs, chunkfs::Env* env,
-             const std::function<void(const std::string& line)>& print) {
+             const std::function<void(const std::string& line)>& print,
+             const std::function<void(uint64_t done, uint64_t total)>& progress) {
   int rc = kExitOk;
   std::string stdin_data;
   std::vector<std::string> ready = CheckInputs(repo_path, inputs, env, &stdin_data, &rc);
@@ -74,7 +75,9 @@ int PutFiles(const std::string& repo_path, const std::vector<std::string>& input
   if (!s.ok()) return FailStatus("open " + repo_path, s);
   std::vector<std::string> lines;  // printed once all are durable
   std::string data;
+  uint64_t done = 0;
   for (const std::string& input : ready) {
+    if (progress) progress(done++, ready.size());
     s = IsStdin(input) ? Status::OK() : ReadInputFile(input, repo->settings().max_chunk_size, &data);
     chunkfs::PutResult result;
     if (s.ok()) s = repo->Put(IsStdin(input) ? stdin_data : data, &result);
@@ -84,6 +87,7 @@ int PutFiles(const std::string& repo_path, const std::vector<std::string>& input
     }
     lines.push_back(result.digest.ToHex() + "  " + input + "\n");
   }
+  if (progress) progress(done, ready.size());
   s = SyncAndClose(repo.get());
   if (!s.ok()) {
     return Fail("sync " + repo_path, s.ToString() + "; no digest printed: the " + std::to_string(lines.size()) +

@@ -16,6 +16,8 @@
 //     nothing is printed and the error says so.
 // Every error is one "chunkctl: ..." line on stderr.
 //
+// `progress`, if set, is called after each input stored with (inputs done,
+// inputs to store).
 // Returns kExitOk, or kExitFailure if any input, the open or the sync failed.
 // Thread safety: one call at a time per process (it reads stdin).
 #pragma once
@@ -29,6 +31,7 @@
 namespace chunkctl {
 
 int PutFiles(const std::string& repo_path, const std::vector<std::string>& inputs, chunkfs::Env* env,
-             const std::function<void(const std::string& line)>& print);
+             const std::function<void(const std::string& line)>& print,
+             const std::function<void(uint64_t done, uint64_t total)>& progress = nullptr);
 
 }  // namespace chunkctl

@@ -28,8 +28,9 @@ struct Rescue {
 
 class Repairer {
  public:
-  Repairer(const std::string& repo, Env* env, RepairReport* r, std::function<void(const std::string&)> log)
-      : repo_(repo), env_(env), rep_(r), log_(std::move(log)) {}
+  Repairer(const std::string& repo, Env* env, RepairReport* r, std::function<void(const std::string&)> log,
+           std::function<void(uint64_t, uint64_t)> progress)
+      : repo_(repo), env_(env), rep_(r), log_(std::move(log)), progress_(std::move(progress)) {}
 
   Status Run() {
     bool is_dir = false, shards = false, header = false;
@@ -55,6 +56,7 @@ class Repairer {
     CheckOptions co;
     co.env = env_;
     co.read_data = true;
+    co.progress = progress_;
     CheckReport check;
     if (!(s = CheckRepository(repo_, co, &check)).ok()) return s;
     Rescue rescue;
@@ -364,6 +366,7 @@ class Repairer {
   Env* env_;
   RepairReport* rep_;
   std::function<void(const std::string&)> log_;
+  std::function<void(uint64_t, uint64_t)> progress_;
   std::unique_ptr<FileLock> lock_;
   std::map<uint8_t, DeletionSet> deletions_;  // every shard's log, read before anything changes
 };
@@ -371,9 +374,9 @@ class Repairer {
 }  // namespace
 
 Status RepairRepository(const std::string& path, Env* env, RepairReport* report,
-                        std::function<void(const std::string&)> log) {
+                        std::function<void(const std::string&)> log, std::function<void(uint64_t, uint64_t)> progress) {
   *report = RepairReport();
-  return Repairer(path, env ? env : Env::Default(), report, std::move(log)).Run();
+  return Repairer(path, env ? env : Env::Default(), report, std::move(log), std::move(progress)).Run();
 }
 
 }  // namespace chunkfs

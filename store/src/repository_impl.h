@@ -52,7 +52,9 @@ class RepositoryImpl final : public Repository {
   // Prune helpers (repository_prune.cc).
   void EndPrune(uint64_t gen);
   Status CheckToken(const PruneToken& t);
-  Status PrunePass(const std::vector<Digest>& keep, uint64_t gen, bool dry_run, PruneResult* r);
+  // shard_done(n) after each shard (n = 1..256), for PruneOptions::progress.
+  Status PrunePass(const std::vector<Digest>& keep, uint64_t gen, bool dry_run, PruneResult* r,
+                   const std::function<void(uint64_t)>& shard_done);
   static Status RefuseMistakes(const std::vector<Digest>& keep, const PruneOptions& o, const PruneResult& r);
   static constexpr size_t kMaxOpenTokens = 64;
   // Shards synced at once by one Sync round (this thread and helpers).

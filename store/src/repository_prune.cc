@@ -71,7 +71,8 @@ Status RepositoryImpl::CheckToken(const PruneToken& t) {
 
 // One pass over every shard; the keep list is cut into per-shard ranges
 // (digests are sorted, and the first byte is the shard).
-Status RepositoryImpl::PrunePass(const std::vector<Digest>& keep, uint64_t gen, bool dry_run, PruneResult* r) {
+Status RepositoryImpl::PrunePass(const std::vector<Digest>& keep, uint64_t gen, bool dry_run, PruneResult* r,
+                                 const std::function<void(uint64_t)>& shard_done) {
   auto lo = keep.begin();
   for (int i = 0; i < 256; ++i) {
     auto hi = std::find_if(lo, keep.end(), [i](const Digest& d) { return d.shard() != i; });
@@ -88,6 +89,7 @@ Status RepositoryImpl::PrunePass(const std::vector<Digest>& keep, uint64_t gen, 
     r->keep_missing += c.missing;
     r->missing.insert(r->missing.end(), c.missing_digests.begin(), c.missing_digests.end());
     lo = hi;
+    shard_done(static_cast<uint64_t>(i) + 1);
   }
   return Status::OK();
 }
@@ -101,7 +103,13 @@ Status RepositoryImpl::Prune(const std::vector<Digest>& keep, const PruneOptions
   if (!s.ok()) return Fail(s);
   const uint64_t gen = o.since != nullptr ? o.since->generation : token.generation;
   std::lock_guard<std::mutex> one(prune_mu_);  // one prune at a time
-  s = PrunePass(keep, gen, /*dry_run=*/true, r);
+  const uint64_t passes = o.dry_run ? 1 : 2;
+  auto pass_progress = [&o, passes](uint64_t pass) {
+    return [&o, passes, pass](uint64_t shards) {
+      if (o.progress) o.progress(pass * 256 + shards, passes * 256);
+    };
+  };
+  s = PrunePass(keep, gen, /*dry_run=*/true, r, pass_progress(0));
   if (s.ok() && !o.force) s = RefuseMistakes(keep, o, *r);
   if (!s.ok() || o.dry_run) {
     if (o.since == nullptr) EndPrune(gen);  // an explicit token stays usable
@@ -112,7 +120,7 @@ Status RepositoryImpl::Prune(const std::vector<Digest>& keep, const PruneOptions
     ctx_->format_version = format::kRepoVersion;
   }
   *r = PruneResult{};
-  s = PrunePass(keep, gen, /*dry_run=*/false, r);
+  s = PrunePass(keep, gen, /*dry_run=*/false, r, pass_progress(1));
   if (s.ok()) s = Sync();  // deleted means durably deleted on return
   if (s.ok()) {
     chunks_deleted_ += r->chunks_deleted;
@@ -157,6 +165,7 @@ Status RepositoryImpl::Compact(const CompactOptions& o, CompactResult* r) {
     r->bytes_reclaimed += c.bytes_reclaimed;
     if (!s.ok() && first.ok()) first = s;  // one shard's failure (a full disk) leaves it as it was
     if (o.max_bytes != 0 && r->bytes_copied >= o.max_bytes) break;
+    if (o.progress) o.progress(static_cast<uint64_t>(&shard - shards_.data()) + 1, shards_.size());
   }
   compaction_running_ = 0;
   bytes_reclaimed_ += r->bytes_reclaimed;

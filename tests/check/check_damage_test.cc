@@ -41,17 +41,17 @@ TEST_F(DamageCheckTest, RecordChecksumMismatchSealedPack) {
   const Problem* p = FindProblem(r, Rel(Repo(), dat), rec.begin);
   ASSERT_NE(p, nullptr) << Describe(r);
   EXPECT_EQ(p->affected, std::vector<Digest>{victim});
-  // Through the binary: exit 1, the DAMAGE line and the affected digest.
+  // Through the binary: exit 3 (damage), the DAMAGE line and the affected digest.
   CliResult cli = RunChunkctl({"check", Repo()}, dir_.path());
-  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_EQ(cli.exit_code, 3);
   EXPECT_NE(cli.out.find("DAMAGE " + Rel(Repo(), dat) + " offset " + std::to_string(rec.begin) + ": "),
             std::string::npos) << cli.out;
   EXPECT_NE(cli.out.find("  affected: " + victim.ToHex() + "\n"), std::string::npos) << cli.out;
   EXPECT_EQ(LinesWith(cli.out, "damaged: ").size(), 1u) << cli.out;
   const std::string flipped = ReadFileOrDie(dat);
-  // Repair through the binary: exit 1 (a chunk is lost), "lost: <digest>".
+  // Repair through the binary: exit 3 (a chunk is lost), "lost: <digest>".
   cli = RunChunkctl({"repair", Repo()}, dir_.path());
-  EXPECT_EQ(cli.exit_code, 1) << cli.out << cli.err;
+  EXPECT_EQ(cli.exit_code, 3) << cli.out << cli.err;
   EXPECT_EQ(LinesWith(cli.out, "lost: "), std::vector<std::string>{victim.ToHex()}) << cli.out;
   EXPECT_EQ(LinesWith(cli.out, "rescued: "), std::vector<std::string>{std::to_string(pack.size() - 1) + " chunks"});
   EXPECT_FALSE(fs::exists(dat)) << "damaged pack left in place";
@@ -134,7 +134,7 @@ TEST_F(DamageCheckTest, TornTail) {
   EXPECT_EQ(p->what.rfind("torn tail", 0), 0u) << p->what;
   EXPECT_TRUE(p->affected.empty());
   CliResult cli = RunChunkctl({"check", Repo()}, dir_.path());
-  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_EQ(cli.exit_code, 3);
   EXPECT_NE(cli.out.find("offset " + std::to_string(size) + ": torn tail"), std::string::npos) << cli.out;
   EXPECT_NE(cli.out.find("  affected: none (rebuildable)\n"), std::string::npos) << cli.out;
   cli = RunChunkctl({"repair", Repo()}, dir_.path());
@@ -181,7 +181,7 @@ class IdxDamageTest : public RepoTest {
     EXPECT_TRUE(p->affected.empty()) << "an idx is rebuildable: no chunk is lost";
     EXPECT_EQ(r.problems.size(), 1u) << Describe(r);
     CliResult cli = RunChunkctl({"check", Repo()}, dir_.path());
-    EXPECT_EQ(cli.exit_code, 1);
+    EXPECT_EQ(cli.exit_code, 3);
     EXPECT_NE(cli.out.find("DAMAGE " + Rel(Repo(), idx_) + " offset 0: "), std::string::npos) << cli.out;
     EXPECT_NE(cli.out.find("  affected: none (rebuildable)\n"), std::string::npos) << cli.out;
   }
@@ -293,7 +293,7 @@ TEST_F(DamageCheckTest, BadRepoHeaderByte) {
   CheckReport r = CheckOrDie(Repo(), false);
   ASSERT_NE(FindProblem(r, "chunkfs.repo", 0), nullptr) << Describe(r);
   CliResult cli = RunChunkctl({"check", Repo()}, dir_.path());
-  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_EQ(cli.exit_code, 3);
   EXPECT_NE(cli.out.find("DAMAGE chunkfs.repo offset 0: "), std::string::npos) << cli.out;
   RepairReport rep = RepairOrDie(Repo());
   EXPECT_FALSE(rep.actions.empty());
@@ -345,7 +345,7 @@ TEST_F(DamageCheckTest, DigestMismatchOnlyFoundByReadData) {
   EXPECT_NE(p->what.find(victim.ToHex()), std::string::npos) << p->what;
   EXPECT_EQ(RunChunkctl({"check", Repo()}, dir_.path()).exit_code, 0);
   CliResult cli = RunChunkctl({"check", Repo(), "--read-data"}, dir_.path());
-  EXPECT_EQ(cli.exit_code, 1);
+  EXPECT_EQ(cli.exit_code, 3);
   EXPECT_NE(cli.out.find("  affected: " + victim.ToHex()), std::string::npos) << cli.out;
   {
     auto repo = OpenOrDie(Repo(), true);
@@ -474,7 +474,7 @@ TEST_F(DamageCheckTest, ProgressOnlyOnATerminal) {
                     dir_.Sub("tty.out") + " 2>&1";
   ASSERT_EQ(system(cmd.c_str()), 0);
   std::string tty = ReadFileOrDie(dir_.Sub("tty.out"));
-  EXPECT_NE(tty.find("\rchecked "), std::string::npos) << tty;
+  EXPECT_NE(tty.find("\rcheck: "), std::string::npos) << tty;
   EXPECT_NE(tty.find(" MB"), std::string::npos) << tty;
   EXPECT_NE(tty.find("ok: "), std::string::npos) << tty;
 }

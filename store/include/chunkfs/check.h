@@ -68,8 +68,10 @@ struct RepairReport {
 // deletion log deletes, and packs it says are dead, are not copied back (nor
 // reported lost). A damaged deletion log is copied to quarantine and
 // rewritten with every intact entry. Never deletes data. Running it again on
-// a repaired repository changes nothing.
+// a repaired repository changes nothing. `progress` gets the check's
+// (bytes done, bytes total) as the data is read (CheckOptions::progress).
 Status RepairRepository(const std::string& path, Env* env, RepairReport* report,
-                        std::function<void(const std::string&)> log = nullptr);
+                        std::function<void(const std::string&)> log = nullptr,
+                        std::function<void(uint64_t, uint64_t)> progress = nullptr);
 
 }  // namespace chunkfs

@@ -112,6 +112,10 @@ struct PruneOptions {
   // list, or a prune that would delete more than this share of the chunks.
   double max_delete_share = 0.5;
   bool force = false;
+  // Called on the caller's thread after each shard of each pass with
+  // (shards done, shards to do): 256 for a dry run, 512 for a prune (a
+  // counting pass, then the deleting one). For chunkctl's progress line.
+  std::function<void(uint64_t, uint64_t)> progress;
 };
 
 struct PruneResult {
@@ -135,6 +139,8 @@ struct CompactOptions {
   // max_bytes copied (0: no limit).
   uint64_t bytes_per_second = 0;
   uint64_t max_bytes = 0;
+  // Called on the caller's thread after each shard with (shards done, 256).
+  std::function<void(uint64_t, uint64_t)> progress;
 };
 
 struct CompactResult {

@@ -74,5 +74,47 @@ TEST_F(DamageTest, DamagedChunkIsEioOthersAreFine) {
   EXPECT_EQ(ReadFile(ChunkPath(Sha256Hex("the mount keeps working"))), "the mount keeps working");
 }
 
+// Lines of the mount's log that contain `text`.
+int LogLines(const std::string& log, const std::string& text) {
+  int n = 0;
+  size_t pos = 0;
+  while ((pos = log.find(text, pos)) != std::string::npos) {
+    n++;
+    pos = log.find('\n', pos);
+    if (pos == std::string::npos) break;
+  }
+  return n;
+}
+
+// A client reading a damaged chunk again and again: one log line with its
+// digest, the repeats summed up (at the latest at exit), never a flood.
+TEST_F(DamageTest, DamagedChunkIsLoggedOnce) {
+  std::string hex = Sha256Hex(bad_);
+  std::string out;
+  int err = 0;
+  for (int i = 0; i < 10; i++) {
+    EXPECT_FALSE(ReadFileChecked(ChunkPath(hex), &out, &err));
+    EXPECT_EQ(err, EIO);
+  }
+  EXPECT_GE(StatsField(ReadFile(mnt_ + "/.stats"), "read_errors"), 10);
+  EXPECT_EQ(LogLines(Log(), "reading chunk " + hex + " failed"), 1) << Log();
+  Unmount();
+  EXPECT_EQ(LogLines(Log(), hex), 1) << Log();
+  EXPECT_EQ(LogLines(Log(), "suppressed "), 1) << Log();
+}
+
+// Content written under a 64-hex name it does not hash to: refused each
+// time, logged once with the name.
+TEST_F(DamageTest, WrongDigestNameIsLoggedOnce) {
+  std::string name = Sha256Hex("what the name promises");
+  for (int i = 0; i < 5; i++) {
+    int fd = ::open((Incoming() + "/" + name).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    ASSERT_EQ(::write(fd, "something else", 14), 14);
+    EXPECT_EQ(Errno(::close(fd)), EIO);
+  }
+  EXPECT_EQ(LogLines(Log(), "refused /incoming file named " + name), 1) << Log();
+}
+
 }  // namespace
 }  // namespace chunkfs::fs::testing

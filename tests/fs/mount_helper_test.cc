@@ -257,5 +257,21 @@ TEST_F(MountHelperTest, RepositoryInUseFailsBeforeDetaching) {
   UnmountAndWait(mnt_);
 }
 
+// The same options given to chunkfs itself (a script or a unit may pass them
+// on): accepted and ignored, and chunkfs without -f detaches once mounted.
+TEST_F(MountHelperTest, FstabOptionsGivenToChunkfsDirectly) {
+  std::string out;
+  ASSERT_EQ(ShOut(std::string(CHUNKFS_BINARY) + " " + Q(repo_) + " " + Q(mnt_) +
+                      " -o defaults,nofail,_netdev,noauto,user,users,relatime,comment=x,"
+                      "x-systemd.automount,x-systemd.requires=a.service 2>&1",
+                  &out),
+            0)
+      << out;
+  EXPECT_TRUE(MountedAt(mnt_));
+  ExpectDetachedDaemon(mnt_);
+  StoreAndRead(mnt_, "options for mount(8) are ignored");
+  UnmountAndWait(mnt_);
+}
+
 }  // namespace
 }  // namespace chunkfs::fs::testing

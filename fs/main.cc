@@ -29,6 +29,7 @@
 #include "malloc_config.h"
 #include "ops_table.h"
 #include "options.h"
+#include "readahead.h"
 
 namespace chunkfs::fs {
 namespace {
@@ -216,6 +217,7 @@ int Run(int argc, char** argv) {
   // Every option is checked (libfuse's by fuse_session_new) before anything
   // is created or mounted.
   std::string repo_path = Absolute(o.repo);
+  std::string mountpoint_path = Absolute(o.mountpoint);  // before mounting: resolving it later would ask the mount
   AddMountOptions(&args, o, repo_path);
 
   ConfigureMallocForMount();  // large buffers go back to the system when freed
@@ -289,6 +291,7 @@ int Run(int argc, char** argv) {
   log.Info("mounted " + repo_path + " on " + o.mountpoint);
   NotifySystemd("READY=1");
   fs->StartThreads();
+  ReadaheadTuner readahead(mountpoint_path, o.readahead, [&log](const std::string& m) { log.Warning(m); });
 
   int rc;
   if (o.singlethread) {

@@ -33,6 +33,7 @@ enum Key {
   kKeyCompact,
   kKeyCompactRate,
   kKeyCompactInterval,
+  kKeyReadahead,
   kKeyNeedsValue,
   kKeyMountOnly,
 };
@@ -63,6 +64,7 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("compact=", kKeyCompact),
     FUSE_OPT_KEY("compact_rate=", kKeyCompactRate),
     FUSE_OPT_KEY("compact_interval=", kKeyCompactInterval),
+    FUSE_OPT_KEY("readahead=", kKeyReadahead),
     // The value-taking options given without a value: a clear error rather
     // than libfuse's "unknown option".
     FUSE_OPT_KEY("pack_size", kKeyNeedsValue),
@@ -77,6 +79,7 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("compact", kKeyNeedsValue),
     FUSE_OPT_KEY("compact_rate", kKeyNeedsValue),
     FUSE_OPT_KEY("compact_interval", kKeyNeedsValue),
+    FUSE_OPT_KEY("readahead", kKeyNeedsValue),
     // Options of mount(8) and fstab that mean nothing to the file system
     // (mount(8) and mount.fuse3 drop most of them; they are accepted here in
     // case one gets through, e.g. `chunkfs REPO MNT -o nofail`). x-* too
@@ -183,6 +186,8 @@ int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/)
       return HandleSizeOption(st, arg, 0, 64ull << 30, "0 to 64G", &o->write_buffer) ? 0 : -1;
     case kKeyCacheSize:
       return HandleSizeOption(st, arg, 0, 64ull << 30, "0 to 64G", &o->cache_size) ? 0 : -1;
+    case kKeyReadahead:
+      return HandleSizeOption(st, arg, 0, 64ull << 20, "0 to 64M", &o->readahead) ? 0 : -1;
     case kKeyCompression: {
       uint64_t v;
       if (!ParseUint(ValueOf(arg), &v)) return BadValue(st, arg, "a zlib level 0..9") ? 0 : -1;
@@ -396,6 +401,8 @@ chunkfs options:
     -o write_buffer=SIZE   memory for writes in flight, over all writers
                            (default 64M; beyond it uploads spill to REPO/tmp)
     -o cache_size=SIZE     decompressed chunks kept between opens (default 64M)
+    -o readahead=SIZE      the kernel's read-ahead on the mount (default 1M,
+                           set as root; 0: the kernel's default, 128K)
     -o compact=on|off      background compaction: gives the space of chunks
                            deleted by `chunkctl prune` back (default on)
     -o compact_rate=SIZE   bytes a second it copies at most (default 64M; 0:

@@ -43,6 +43,7 @@ struct MountOptions {
   uint64_t max_names = 100000;        // -o max_names=N
   uint64_t write_buffer = 64ull << 20;  // -o write_buffer=SIZE (memory for writes in flight)
   uint64_t cache_size = 64ull << 20;    // -o cache_size=SIZE (decompressed-chunk cache)
+  uint64_t readahead = 1ull << 20;      // -o readahead=SIZE (the kernel's read-ahead; 0: its default)
   bool compact = true;                  // -o compact=on|off: background compaction
   uint64_t compact_rate = 64ull << 20;  // -o compact_rate=SIZE: bytes a second it copies (0: no limit)
   uint64_t compact_interval_ms = 60000; // -o compact_interval=SECONDS: how often it looks for dead bytes

@@ -146,3 +146,47 @@ TEST_F(MemoryBoundTest, ManyWritersStayWithinTheStatedBoundAndGiveMemoryBack) {
 
 }  // namespace
 }  // namespace chunkfs::fs::testing
+
+namespace chunkfs::fs::testing {
+namespace {
+
+// The kernel's read-ahead of the mount's device (docs/MOUNT.md, -o readahead).
+std::string ReadaheadKb(const std::string& mnt) {
+  std::string dev;
+  EXPECT_EQ(ShOut("mountpoint -d " + Q(mnt), &dev), 0);
+  while (!dev.empty() && dev.back() == '\n') dev.pop_back();
+  std::string kb = ReadFile("/sys/class/bdi/" + dev + "/read_ahead_kb");
+  while (!kb.empty() && kb.back() == '\n') kb.pop_back();
+  return kb;
+}
+
+// Polls until the tuner (a thread that waits for INIT) has set it.
+std::string ReadaheadKbWithin(const std::string& mnt, const std::string& want, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::string kb = ReadaheadKb(mnt);
+  while (kb != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    kb = ReadaheadKb(mnt);
+  }
+  return kb;
+}
+
+class ReadaheadTest : public MountTest {};
+
+TEST_F(ReadaheadTest, MountRaisesTheReadaheadToOneMiB) {
+  if (::geteuid() != 0) GTEST_SKIP() << "setting read_ahead_kb needs root";
+  EXPECT_EQ(ReadaheadKbWithin(mnt_, "1024", 15), "1024");
+}
+
+class ReadaheadOptionTest : public MountTest {
+ protected:
+  std::vector<std::string> MountOptions() const override { return {"readahead=256K"}; }
+};
+
+TEST_F(ReadaheadOptionTest, ChoosesTheSize) {
+  if (::geteuid() != 0) GTEST_SKIP() << "setting read_ahead_kb needs root";
+  EXPECT_EQ(ReadaheadKbWithin(mnt_, "256", 15), "256");
+}
+
+}  // namespace
+}  // namespace chunkfs::fs::testing

@@ -67,7 +67,7 @@ TEST(ParseDurationTest, SecondsAndMilliseconds) {
 TEST(ParseCommandLineTest, PositionalsAndOwnOptions) {
   Parsed p = Parse({"/repo", "/mnt", "-f", "-o",
                     "max_chunk=1M,compression=9,sync,flush_interval=250ms,allow_other",
-                    "-o", "max_names=1000,write_buffer=0,cache_size=1G,create,clear_stale"});
+                    "-o", "max_names=1000,write_buffer=0,cache_size=1G,create,clear_stale,readahead=0"});
   ASSERT_EQ(p.outcome, ParseOutcome::kOk) << p.error;
   EXPECT_EQ(p.opts.repo, "/repo");
   EXPECT_EQ(p.opts.mountpoint, "/mnt");
@@ -79,6 +79,7 @@ TEST(ParseCommandLineTest, PositionalsAndOwnOptions) {
   EXPECT_EQ(p.opts.max_names, 1000u);
   EXPECT_EQ(p.opts.write_buffer, 0u);
   EXPECT_EQ(p.opts.cache_size, 1ull << 30);
+  EXPECT_EQ(p.opts.readahead, 0u);
   EXPECT_TRUE(p.opts.create);
   EXPECT_TRUE(p.opts.clear_stale);
   // Only libfuse's options are left for fuse_session_new.
@@ -96,6 +97,7 @@ TEST(ParseCommandLineTest, Defaults) {
   EXPECT_EQ(p.opts.flush_interval_ms, 5000u);
   EXPECT_EQ(p.opts.max_names, 100000u);
   EXPECT_EQ(p.opts.write_buffer, 64u << 20);
+  EXPECT_EQ(p.opts.readahead, 1u << 20);
   EXPECT_EQ(p.opts.max_chunk, 0u);     // the repository's
   EXPECT_EQ(p.opts.compression, -1);  // the repository's
   EXPECT_FALSE(p.opts.sync);

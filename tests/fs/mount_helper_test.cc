@@ -179,6 +179,20 @@ class MountHelperTest : public ::testing::Test {
     EXPECT_EQ(out, data);
   }
 
+  // Runs `command` (a mount of repo_ on mnt_): it exits 0 without a word,
+  // with mnt_ mounted by a detached chunkfs; `data` is stored through the
+  // mount, read back, and still in the repository after umount.
+  void ExpectMountWorks(const std::string& command, const std::string& data) {
+    std::string out;
+    ASSERT_EQ(ShOut(command + " 2>&1", &out), 0) << command << "\n" << out;
+    EXPECT_EQ(out, "") << "a mount that works is silent";
+    EXPECT_TRUE(MountedAt(mnt_)) << "returned before the mount was there";
+    ExpectDetachedDaemon(mnt_);
+    std::string hex = StoreAndRead(mnt_, data);
+    UnmountAndWait(mnt_);
+    ExpectStored(hex, data);
+  }
+
   static std::string* skip_;
   static std::string* error_;
   static std::string* bin_dir_;
@@ -190,20 +204,10 @@ std::string* MountHelperTest::error_ = nullptr;
 std::string* MountHelperTest::bin_dir_ = nullptr;
 
 TEST_F(MountHelperTest, MountTypeFuseChunkfs) {
-  std::string out;
   // Options that mount(8) and mount.fuse3 pass on or drop, and one of ours.
-  ASSERT_EQ(RunMount("-t fuse.chunkfs " + Q(repo_) + " " + Q(mnt_) +
-                         " -o nofail,_netdev,nodev,nosuid,noatime,flush_interval=2",
-                     &out),
-            0)
-      << out;
-  EXPECT_EQ(out, "") << "mount is silent when it works";
-  EXPECT_TRUE(MountedAt(mnt_)) << "mount returned before the mount was there";
-  ExpectDetachedDaemon(mnt_);
-  std::string data = TextBytes(100000, 7);
-  std::string hex = StoreAndRead(mnt_, data);
-  UnmountAndWait(mnt_);
-  ExpectStored(hex, data);
+  ExpectMountWorks("mount -t fuse.chunkfs " + Q(repo_) + " " + Q(mnt_) +
+                       " -o nofail,_netdev,nodev,nosuid,noatime,flush_interval=2",
+                   TextBytes(100000, 7));
 }
 
 TEST_F(MountHelperTest, FstabLine) {
@@ -211,15 +215,7 @@ TEST_F(MountHelperTest, FstabLine) {
   WriteFile(fstab, "# a temporary fstab (the system's /etc/fstab is not used)\n" + repo_ + " " + mnt_ +
                        " fuse.chunkfs defaults,noauto,nofail,_netdev,x-systemd.automount,"
                        "x-systemd.mount-timeout=30,flush_interval=2 0 0\n");
-  std::string out;
-  ASSERT_EQ(RunMount("--fstab " + Q(fstab) + " " + Q(mnt_), &out), 0) << out;
-  EXPECT_EQ(out, "");
-  EXPECT_TRUE(MountedAt(mnt_));
-  ExpectDetachedDaemon(mnt_);
-  std::string data = RandomBytes(70000, 3);
-  std::string hex = StoreAndRead(mnt_, data);
-  UnmountAndWait(mnt_);
-  ExpectStored(hex, data);
+  ExpectMountWorks("mount --fstab " + Q(fstab) + " " + Q(mnt_), RandomBytes(70000, 3));
 }
 
 TEST_F(MountHelperTest, StartupErrorsFailMountAndMountNothing) {
@@ -260,17 +256,10 @@ TEST_F(MountHelperTest, RepositoryInUseFailsBeforeDetaching) {
 // The same options given to chunkfs itself (a script or a unit may pass them
 // on): accepted and ignored, and chunkfs without -f detaches once mounted.
 TEST_F(MountHelperTest, FstabOptionsGivenToChunkfsDirectly) {
-  std::string out;
-  ASSERT_EQ(ShOut(std::string(CHUNKFS_BINARY) + " " + Q(repo_) + " " + Q(mnt_) +
-                      " -o defaults,nofail,_netdev,noauto,user,users,relatime,comment=x,"
-                      "x-systemd.automount,x-systemd.requires=a.service 2>&1",
-                  &out),
-            0)
-      << out;
-  EXPECT_TRUE(MountedAt(mnt_));
-  ExpectDetachedDaemon(mnt_);
-  StoreAndRead(mnt_, "options for mount(8) are ignored");
-  UnmountAndWait(mnt_);
+  ExpectMountWorks(std::string(CHUNKFS_BINARY) + " " + Q(repo_) + " " + Q(mnt_) +
+                       " -o defaults,nofail,_netdev,noauto,user,users,relatime,comment=x,"
+                       "x-systemd.automount,x-systemd.requires=a.service",
+                   "options for mount(8) are ignored");
 }
 
 }  // namespace

@@ -3,6 +3,15 @@
 //
 //   store_bench [DIR] [--chunks N] [--size BYTES]
 //   store_bench [DIR] --scale     lookup cost with 10 thousand vs 1 million chunks
+//   store_bench [DIR] --bigrepo [--max N]
+//                                 repositories of 10 thousand, 1 million (and N,
+//                                 e.g. 10000000) 64-byte chunks, ~1000 a pack (the
+//                                 pack/chunk ratio of 64 KiB chunks in 64 MiB
+//                                 packs): present/absent lookup, open time (warm,
+//                                 and cold if /proc/sys/vm/drop_caches is
+//                                 writable) and resident bytes per chunk, with
+//                                 the merged index (new) and without (old path,
+//                                 OpenOptions::merged_index = false), as ratios
 //
 // Baselines:
 //   hash+zlib  SHA-256 and zlib level 1 of every chunk in memory: what Put
@@ -15,6 +24,10 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -152,6 +165,152 @@ double HashMapAbsentUs(size_t n) {
   return hits > absent.size() ? 0 : us;
 }
 
+// ---------------------------------------------------------------- --bigrepo
+
+// Resident set of this process in bytes (VmRSS), after giving freed heap back.
+uint64_t ResidentBytes() {
+  malloc_trim(0);
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+bool DropCaches() {
+  sync();
+  std::ofstream f("/proc/sys/vm/drop_caches");
+  f << "3\n";
+  f.flush();
+  return f.good();
+}
+
+// A repository of n 64-byte chunks in packs of ~1000 records, written
+// through the store (old path: no merged index written while building);
+// `sample` gets every (n / 100000)-th digest.
+void BuildBig(const std::string& path, size_t n, std::vector<Digest>* sample) {
+  RepoSettings rs;
+  rs.pack_size_limit = 1000 * (52 + 64);
+  rs.compression_level = 0;
+  OrDie(Repository::Create(path, rs), "create");
+  OpenOptions o;
+  o.merged_index = false;
+  std::unique_ptr<Repository> repo;
+  OrDie(Repository::Open(path, o, &repo), "open");
+  const size_t every = std::max<size_t>(1, n / 100000);
+  auto t = Clock::now();
+  for (size_t i = 0; i < n; ++i) {
+    char buf[64] = {};
+    std::snprintf(buf, sizeof(buf), "big repo chunk %zu", i);
+    PutResult r;
+    OrDie(repo->Put(std::string_view(buf, sizeof(buf)), &r), "put");
+    if (i % every == 0) sample->push_back(r.digest);
+    if (i % 200000 == 199999) {
+      OrDie(repo->Sync(), "sync");  // seals the full packs
+      std::fprintf(stderr, "\r  building %zu chunks: %zu%% ", n, i * 100 / n);
+    }
+  }
+  OrDie(repo->Close(), "close");
+  std::fprintf(stderr, "\r  built %zu chunks in %.1f s\n", n, Secs(t));
+}
+
+struct PathFigures {
+  double open_warm = 0, open_cold = -1, present_us = 0, absent_us = 0, rss_per_chunk = 0;
+};
+
+std::unique_ptr<Repository> OpenBig(const std::string& path, bool merged) {
+  OpenOptions o;
+  o.merged_index = merged;
+  std::unique_ptr<Repository> repo;
+  OrDie(Repository::Open(path, o, &repo), "open");
+  return repo;
+}
+
+PathFigures MeasurePath(const std::string& path, bool merged, const std::vector<Digest>& present,
+                        const std::vector<Digest>& absent, size_t n) {
+  PathFigures f;
+  f.open_warm = 1e9;
+  for (int i = 0; i < 3; ++i) {
+    auto t = Clock::now();
+    auto repo = OpenBig(path, merged);
+    f.open_warm = std::min(f.open_warm, Secs(t));
+  }
+  if (DropCaches()) {
+    auto t = Clock::now();
+    auto repo = OpenBig(path, merged);
+    f.open_cold = Secs(t);
+  }
+  const uint64_t before = ResidentBytes();
+  auto repo = OpenBig(path, merged);
+  f.rss_per_chunk = (double(ResidentBytes()) - double(before)) / double(n);
+  size_t hits = 0;
+  for (const auto& d : present) hits += repo->Contains(d);  // warm-up: pages and buckets touched once
+  if (hits != present.size()) {
+    std::fprintf(stderr, "store_bench: %zu of %zu present chunks not found\n", present.size() - hits, present.size());
+    std::exit(1);
+  }
+  auto t = Clock::now();
+  for (int rep = 0; rep < 5; ++rep)
+    for (const auto& d : present) hits += repo->Contains(d);
+  f.present_us = Secs(t) * 1e6 / (5.0 * present.size());
+  t = Clock::now();
+  for (const auto& d : absent) hits += repo->Contains(d);
+  f.absent_us = Secs(t) * 1e6 / absent.size();
+  return f;
+}
+
+// Baseline: a chain of dependent random 8-byte reads in an array of 56 bytes
+// per chunk (what one cache-missing memory read costs at this size).
+double DependentReadUs(size_t n) {
+  std::vector<uint64_t> a(std::max<size_t>(n, 1024) * 7);
+  std::mt19937_64 rng(5);
+  for (auto& x : a) x = rng() % a.size();
+  uint64_t i = 0;
+  const int steps = 2000000;
+  auto t = Clock::now();
+  for (int k = 0; k < steps; ++k) i = a[i];
+  double us = Secs(t) * 1e6 / steps;
+  return i == 42 ? us + 0 : us;
+}
+
+int RunBigRepo(const std::string& dir, size_t max_n) {
+  std::vector<size_t> sizes = {10000, 1000000};
+  if (max_n > 1000000) sizes.push_back(max_n);
+  std::printf("big repositories: 64-byte chunks, ~1000 per pack; new = merged index, old = OpenOptions::merged_index\n"
+              "off (every idx read at open, one search per pack); ratio = old / new (> 1: new is better)\n\n");
+  std::printf("%-9s %6s %-4s %10s %10s %9s %9s %9s %12s\n", "chunks", "packs", "path", "present us", "absent us",
+              "open s", "cold s", "B/chunk", "1st open s");
+  for (size_t n : sizes) {
+    const std::string path = dir + "/big-" + std::to_string(n);
+    std::vector<Digest> present, absent(200000);
+    BuildBig(path, n, &present);
+    std::mt19937_64 rng(9);
+    for (auto& d : absent)
+      for (auto& b : d.bytes) b = static_cast<uint8_t>(rng());
+    auto t = Clock::now();
+    uint64_t packs = OpenBig(path, true)->GetStats().packs_sealed;  // the first open builds the merged indexes
+    const double first_open = Secs(t);
+    PathFigures old_f = MeasurePath(path, false, present, absent, n);
+    PathFigures new_f = MeasurePath(path, true, present, absent, n);
+    for (int k = 0; k < 2; ++k) {
+      const PathFigures& f = k == 0 ? old_f : new_f;
+      std::printf("%-9zu %6llu %-4s %10.3f %10.3f %9.3f %9.3f %9.1f", n, (unsigned long long)packs,
+                  k == 0 ? "old" : "new", f.present_us, f.absent_us, f.open_warm, f.open_cold, f.rss_per_chunk);
+      if (k == 1) std::printf(" %12.3f", first_open);
+      std::printf("\n");
+    }
+    std::printf("%-9zu %6s %-4s %10.2f %10.2f %9.2f %9.2f %9.2f   (dependent random read %.3f us)\n", n, "",
+                "ratio", old_f.present_us / new_f.present_us, old_f.absent_us / new_f.absent_us,
+                old_f.open_warm / new_f.open_warm, new_f.open_cold > 0 ? old_f.open_cold / new_f.open_cold : 0.0,
+                old_f.rss_per_chunk / std::max(new_f.rss_per_chunk, 0.01), DependentReadUs(n));
+    std::fflush(stdout);
+    std::filesystem::remove_all(path);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
 int RunScale(const std::string& dir) {
   std::printf("lookup cost vs repository size (64-byte chunks, 64 KiB packs, reopened; at 10k every shard's\n"
               "chunks still fit its active pack, at 1M most are in sealed packs)\n");
@@ -176,10 +335,13 @@ int RunScale(const std::string& dir) {
 int main(int argc, char** argv) {
   std::string dir = "/tmp/chunkfs-bench";
   size_t n = 2000, size = 64 * 1024;
-  bool scale = false;
+  bool scale = false, big = false;
+  size_t max_n = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--scale") scale = true;
+    else if (a == "--bigrepo") big = true;
+    else if (a == "--max" && i + 1 < argc) max_n = std::stoul(argv[++i]);
     else
     if (a == "--chunks" && i + 1 < argc) n = std::stoul(argv[++i]);
     else if (a == "--size" && i + 1 < argc) size = std::stoul(argv[++i]);
@@ -188,6 +350,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   if (scale) return RunScale(dir);
+  if (big) return RunBigRepo(dir, max_n);
   auto chunks = MakeChunks(n, size);
   double mb = double(n) * size / 1e6;
   std::printf("store_bench: %zu chunks of %zu bytes (half random, half text) in %s\n\n", n, size, dir.c_str());

@@ -6,8 +6,10 @@
 // Thread safety: none; the shard's lock guards it.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "chunkfs/digest.h"
@@ -32,11 +34,27 @@ class DigestFilter {
     count_++;
   }
   bool MayContain(const Digest& d) const {
-    if (blocks_.empty()) return false;
-    const Block& b = blocks_[BlockOf(d)];
+    return Probe(reinterpret_cast<const char*>(blocks_.data()), blocks_.size(), d);
+  }
+
+  // ---- the persisted form (docs/FORMAT.md "Merged index": the filter) ----
+  // kBlockBytes bytes per block: 8 words, each a little-endian u64.
+  static constexpr size_t kBlockBytes = 64;
+  size_t block_count() const { return blocks_.size(); }
+  // Appends the blocks in the persisted form.
+  void AppendTo(std::string* out) const {
+    out->append(reinterpret_cast<const char*>(blocks_.data()), blocks_.size() * kBlockBytes);
+  }
+  // Whether `d` may be in a filter persisted at `blocks` (n blocks, as
+  // AppendTo wrote them; any alignment). No filter (n == 0): false.
+  static bool Probe(const char* blocks, size_t n, const Digest& d) {
+    if (n == 0) return false;
+    const char* b = blocks + (Word(d, 1) % n) * kBlockBytes;
     uint64_t h = Second(d);
     for (int i = 0; i < kProbes; ++i, h >>= 9) {
-      if (!(b.w[(h >> 6) & 7] & (uint64_t{1} << (h & 63)))) return false;
+      uint64_t w;
+      std::memcpy(&w, b + 8 * ((h >> 6) & 7), 8);
+      if (!(w & (uint64_t{1} << (h & 63)))) return false;
     }
     return true;
   }
@@ -47,6 +65,8 @@ class DigestFilter {
   struct alignas(64) Block {
     uint64_t w[8] = {};
   };
+  // The persisted form is the in-memory one: words little-endian.
+  static_assert(std::endian::native == std::endian::little && sizeof(Block) == kBlockBytes);
   // The digest is a uniform hash already: its words serve as hash values.
   static uint64_t Word(const Digest& d, int i) {
     uint64_t v;

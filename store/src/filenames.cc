@@ -62,6 +62,10 @@ ParsedName ParseShardFileName(const std::string& name) {
     p.kind = FileKind::kDeletionLog;
     return p;
   }
+  if (name == kMergedIndexName) {
+    p.kind = FileKind::kMergedIndex;
+    return p;
+  }
   // pack-<16 hex>.dat|idx  (5 + 16 + 4 = 25 chars)
   if (name.size() != 25 || name.compare(0, 5, "pack-") != 0) return p;
   uint64_t id;

@@ -13,6 +13,7 @@ inline constexpr char kShardsDir[] = "shards";
 inline constexpr char kQuarantineDir[] = "quarantine";
 inline constexpr char kTmpSuffix[] = ".tmp";
 inline constexpr char kTempDir[] = "tmp";
+inline constexpr char kMergedIndexName[] = "merged.midx";  // per shard (docs/FORMAT.md "Merged index")
 inline constexpr char kDeletionLogName[] = "deleted.log";  // per shard (docs/FORMAT.md "Deletions")  // the mount's spill folder (repo_paths::TempDir)
 
 std::string HeaderPath(const std::string& repo);
@@ -31,7 +32,7 @@ std::string DatName(uint64_t pack_id);
 std::string IdxName(uint64_t pack_id);
 std::string Join(const std::string& dir, const std::string& name);
 
-enum class FileKind { kDat, kIdx, kTmp, kDeletionLog, kOther };
+enum class FileKind { kDat, kIdx, kTmp, kDeletionLog, kOther, kMergedIndex };
 struct ParsedName {
   FileKind kind = FileKind::kOther;
   uint64_t pack_id = 0;

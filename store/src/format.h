@@ -89,6 +89,16 @@ inline constexpr size_t kDelEntrySize = 56;    // kind, reserved, pack id, offse
 inline constexpr uint8_t kDelRecord = 1;       // one record (pack id, offset) is deleted
 inline constexpr uint8_t kDelPack = 2;         // the whole pack is dead (compacted away)
 
+// Merged index (shards/XX/merged.midx, docs/FORMAT.md "Merged index"): a
+// cache over the shard's sealed packs. Header (64), pack table (40 each),
+// fanout (1024), bucket CRCs (1024), meta CRC (4), Bloom filter (64 per
+// block) + CRC (4), entries (56 each).
+inline constexpr char kMidxMagic[8] = {'C', 'H', 'U', 'N', 'K', 'M', 'I', 'X'};
+inline constexpr uint32_t kMidxVersion = 1;
+inline constexpr size_t kMidxHeaderSize = 64;
+inline constexpr size_t kMidxPackSize = 40;
+inline constexpr size_t kMidxEntrySize = 56;
+
 // CRC-32 (zlib's crc32, the ISO-HDLC polynomial).
 uint32_t Crc32(std::string_view data, uint32_t crc = 0);
 // The CRC-32 of A followed by B, from crc_a, crc_b and B's length (zlib's

@@ -161,4 +161,30 @@ void SumIdxBytes(const IdxTable& t, uint64_t* raw, uint64_t* stored, int sign) {
   }
 }
 
+PackIdx::PackIdx(std::shared_ptr<const IdxTable> table) : header_(table->header()), table_(std::move(table)) {
+  SumIdxBytes(*table_, &raw_, &stored_, 1);
+  std::call_once(once_, [] {});  // loaded: table() never calls a loader
+  loaded_ = true;
+}
+
+PackIdx::PackIdx(const IdxHeader& meta, uint64_t raw_bytes, uint64_t stored_bytes, Loader loader)
+    : header_(meta), raw_(raw_bytes), stored_(stored_bytes), loader_(std::move(loader)) {}
+
+const IdxTable& PackIdx::table() const {
+  std::call_once(once_, [this] {
+    table_ = loader_();
+    if (table_ == nullptr) {  // a loader breaking its contract still leaves a usable (empty) table
+      std::string empty;
+      std::unique_ptr<IdxTable> t;
+      IdxHeader h = header_;
+      h.count = 0;
+      (void)EncodeIdx(h, {}, &empty);  // an empty idx always encodes
+      (void)IdxTable::FromBytes(std::move(empty), &t);  // and parses
+      table_ = std::move(t);
+    }
+    loaded_.store(true, std::memory_order_release);
+  });
+  return *table_;
+}
+
 }  // namespace chunkfs

@@ -2,8 +2,11 @@
 // (docs/FORMAT.md). Encoding, validation and lookup.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -59,6 +62,38 @@ class IdxTable {
   IdxHeader header_;
   std::unique_ptr<MappedFile> file_;
   std::string owned_;
+};
+
+// A pack's idx as a shard holds it: loaded (and validated) at once, or, for
+// a pack the merged index covers, described by the merged index's pack
+// table and loaded (validated, or rebuilt by the loader) on first use, so
+// that opening a shard reads no idx. header(), raw_bytes() and
+// stored_bytes() never load; everything that reads entries does.
+// Thread safety: any thread; the first use loads once (std::call_once).
+class PackIdx {
+ public:
+  // Must return a table (an empty one if the pack cannot be read).
+  using Loader = std::function<std::shared_ptr<const IdxTable>()>;
+  explicit PackIdx(std::shared_ptr<const IdxTable> table);
+  PackIdx(const IdxHeader& meta, uint64_t raw_bytes, uint64_t stored_bytes, Loader loader);
+
+  const IdxHeader& header() const { return header_; }
+  uint64_t raw_bytes() const { return raw_; }
+  uint64_t stored_bytes() const { return stored_; }
+  bool loaded() const { return loaded_.load(std::memory_order_acquire); }
+  const IdxTable& table() const;
+  uint32_t count() const { return table().count(); }
+  bool Find(const Digest& d, IdxEntry* e) const { return table().Find(d, e); }
+  IdxEntry At(uint32_t i) const { return table().At(i); }
+  void AppendDigests(std::vector<Digest>* out) const { table().AppendDigests(out); }
+
+ private:
+  IdxHeader header_;
+  uint64_t raw_ = 0, stored_ = 0;
+  Loader loader_;
+  mutable std::once_flag once_;
+  mutable std::shared_ptr<const IdxTable> table_;
+  mutable std::atomic<bool> loaded_{false};
 };
 
 // Adds (sign 1) or subtracts (sign -1) the raw and stored lengths of every

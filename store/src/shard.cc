@@ -44,13 +44,15 @@ std::shared_ptr<PackFile> Shard::MakePackFile(uint64_t id) const {
 Status Shard::Open() {
   // Not shared with readers yet; write_mu_ (not mu_: sealing at recovery
   // takes mu_ itself) keeps the invariants of the writing code.
-  std::lock_guard<std::mutex> w(write_mu_);
+  std::unique_lock<std::mutex> w(write_mu_);
   std::vector<FrozenPack> frozen;
   std::vector<Unsealed> unsealed;
   Status s = LoadDeletionLog();
   if (!s.ok()) return s;
-  if (!(s = LoadAll(&frozen, &unsealed)).ok()) return s;
+  merged_ = LoadMergedFile();
+  if (!(s = LoadAll(&frozen, &unsealed, merged_.get())).ok()) return s;
   for (auto& p : frozen) AddFrozen(std::move(p));
+  BindMergedLocked();
   if (ctx_->read_only) {
     for (auto& u : unsealed) {
       AddFrozen(FreezeEntries(MakePackFile(u.id), u.id, u.entries,
@@ -63,10 +65,14 @@ Status Shard::Open() {
   }
   s = FinishRecovery(std::move(unsealed));
   RecountDead();
-  return s;
+  if (!s.ok()) return s;
+  w.unlock();
+  std::lock_guard<std::mutex> c(compact_mu_);  // order: compact_mu_ before write_mu_
+  MergeIndexIfDue();  // a repository without one (older code, or damage) gets one
+  return Status::OK();
 }
 
-Status Shard::LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* unsealed) {
+Status Shard::LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* unsealed, const MergedIndex* covering) {
   Env* env = ctx_->env;
   Status s = env->IsDirectory(dir_, &dir_exists_);
   if (!s.ok() && s.err() == ENOENT) return Status::OK();  // no pack written yet
@@ -98,6 +104,9 @@ Status Shard::LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* un
       }
       continue;
     }
+    const bool reused = reuse_sealed_ != nullptr && reuse_sealed_->count(id) != 0;
+    // (A missing idx is rebuilt now, as without a merged index.)
+    if (covering != nullptr && !reused && idxs.count(id) != 0 && LoadCovered(*covering, id, frozen)) continue;
     s = LoadPack(id, idxs.count(id) > 0, frozen, unsealed);
     if (!s.ok()) {  // one unreadable pack must not take down the others
       ctx_->errors++;
@@ -170,8 +179,39 @@ Status Shard::LoadIdxFile(uint64_t id, std::shared_ptr<const IdxTable>* idx) {
 }
 
 Status Shard::LoadSealed(uint64_t id, const records::Trailer& t, std::vector<FrozenPack>* frozen) {
+  std::shared_ptr<const IdxTable> idx;
+  Status s = SealedIdx(id, t, &idx);
+  if (s.ok()) frozen->push_back({MakePackFile(id), std::make_shared<PackIdx>(std::move(idx))});
+  return s;
+}
+
+bool Shard::LoadCovered(const MergedIndex& covering, uint64_t id, std::vector<FrozenPack>* frozen) {
+  const int64_t slot = covering.SlotOf(id);
+  if (slot < 0) return false;
+  const MergedIndex::Pack& m = covering.packs()[slot];
+  uint64_t size = 0;
+  if (!ctx_->env->GetFileSize(DatPath(id), &size).ok() || size != m.data_end + kTrailerSize) {
+    ctx_->Log(DatPath(id) + ": not the size the merged index says (" + std::to_string(size) + " bytes); loading its idx");
+    return false;
+  }
+  const records::Trailer t{m.count, m.data_crc, m.data_end};
+  const IdxHeader meta{id, id_, true, m.data_end, m.data_crc, m.count};
+  auto loader = [this, id, t] { return LoadIdxLazily(id, t); };
+  frozen->push_back({MakePackFile(id), std::make_shared<PackIdx>(meta, m.raw_bytes, m.stored_bytes, loader)});
+  return true;
+}
+
+std::shared_ptr<const IdxTable> Shard::LoadIdxLazily(uint64_t id, const records::Trailer& t) {
+  std::shared_ptr<const IdxTable> idx;
+  Status s = SealedIdx(id, t, &idx);
+  if (s.ok()) return idx;
+  ctx_->errors++;
+  ctx_->Log("cannot load the idx of " + DatPath(id) + ": " + s.ToString() + "; its chunks are unavailable");
+  return nullptr;  // PackIdx serves an empty table
+}
+
+Status Shard::SealedIdx(uint64_t id, const records::Trailer& t, std::shared_ptr<const IdxTable>* out) {
   const std::string path = DatPath(id);
-  auto file = MakePackFile(id);
   std::shared_ptr<const IdxTable> idx;
   Status s = LoadIdxFile(id, &idx);
   if (s.ok()) {
@@ -181,7 +221,7 @@ Status Shard::LoadSealed(uint64_t id, const records::Trailer& t, std::vector<Fro
     }
   }
   if (s.ok()) {
-    frozen->push_back({file, idx});
+    *out = std::move(idx);
     return Status::OK();
   }
   ctx_->Log("recovery: " + IdxPath(id) + ": " + s.message() + "; rebuilding it from the pack");
@@ -195,7 +235,7 @@ Status Shard::LoadSealed(uint64_t id, const records::Trailer& t, std::vector<Fro
               r.stop_reason + "; " + std::to_string(r.entries.size()) + " of " +
               std::to_string(t.record_count) + " records usable (run chunkctl check)");
   }
-  frozen->push_back(FreezeEntries(file, id, r.entries, t.data_end, t.pack_crc, true));
+  *out = FreezeTable(id, r.entries, t.data_end, t.pack_crc, true);
   return Status::OK();
 }
 
@@ -269,6 +309,11 @@ Status Shard::CheckTailIsTorn(uint64_t id, uint64_t bad_at, const std::string& r
 Shard::FrozenPack Shard::FreezeEntries(std::shared_ptr<PackFile> file, uint64_t id,
                                        const std::vector<IdxEntry>& entries, uint64_t data_end,
                                        uint32_t crc, bool sealed) {
+  return {std::move(file), std::make_shared<PackIdx>(FreezeTable(id, entries, data_end, crc, sealed))};
+}
+
+std::shared_ptr<const IdxTable> Shard::FreezeTable(uint64_t id, const std::vector<IdxEntry>& entries,
+                                                   uint64_t data_end, uint32_t crc, bool sealed) {
   std::vector<IdxEntry> sorted;
   for (const auto& e : entries) {  // only what an idx of this pack may hold
     if (e.digest.shard() == id_ && e.offset >= kPackHeaderSize &&
@@ -294,13 +339,17 @@ Shard::FrozenPack Shard::FreezeEntries(std::shared_ptr<PackFile> file, uint64_t 
     (void)EncodeIdx(IdxHeader{id, id_, sealed, data_end, crc, 0}, {}, &empty);  // an empty idx always encodes
     (void)IdxTable::FromBytes(std::move(empty), &t);
   }
-  return {std::move(file), std::move(t)};
+  return t;
 }
 
 void Shard::AddFrozen(FrozenPack p) {
-  SumIdxBytes(*p.idx, &bytes_raw_, &bytes_stored_, 1);
+  bytes_raw_ += p.idx->raw_bytes();
+  bytes_stored_ += p.idx->stored_bytes();
   frozen_.push_back(std::move(p));
-  const IdxTable& t = *frozen_.back().idx;
+  // A pack described by the merged index is not loaded: that index's own
+  // filter has its digests (BindMergedLocked loads it if not).
+  if (!frozen_.back().idx->loaded()) return;
+  const IdxTable& t = frozen_.back().idx->table();
   for (uint32_t i = 0; i < t.count(); ++i) FilterAdd(t.At(i).digest);
 }
 
@@ -313,9 +362,11 @@ void Shard::FilterAdd(const Digest& d) {
 void Shard::RebuildFilter() {
   uint64_t n = 0;
   for (const auto& p : open_) n += p->entries.size();
-  for (const auto& p : frozen_) n += p.idx->count();
+  auto outside_merged = [](const FrozenPack& p) { return !p.merged && p.idx->loaded(); };
+  for (const auto& p : frozen_) n += outside_merged(p) ? p.idx->count() : 0;
   filter_.Reset(2 * n);
   for (const auto& p : frozen_) {
+    if (!outside_merged(p)) continue;
     for (uint32_t i = 0; i < p.idx->count(); ++i) filter_.Add(p.idx->At(i).digest);
   }
   for (const auto& p : open_) {
@@ -371,20 +422,52 @@ Status Shard::ResumePack(Unsealed u) {
 
 // ---------------------------------------------------------------- lookups
 
+// Open packs and frozen packs outside the merged index (filter_), then the
+// merged index (its own filter, one binary search). A damaged merged index
+// (found by a bucket check) is passed by: every frozen pack is searched.
 bool Shard::FindLocked(const Digest& d, ChunkLocation* loc) const {
-  if (!filter_.MayContain(d)) return false;
-  for (auto p = open_.rbegin(); p != open_.rend(); ++p) {
-    auto it = (*p)->entries.find(d);
-    if (it != (*p)->entries.end() && !IsDeletedLocked((*p)->file->id(), it->second)) {
-      *loc = {(*p)->file, it->second};
-      return true;
+  const bool merged_ok = merged_ != nullptr && !merged_->damaged();
+  const bool recent = filter_.MayContain(d);
+  if (recent) {
+    for (auto p = open_.rbegin(); p != open_.rend(); ++p) {
+      auto it = (*p)->entries.find(d);
+      if (it != (*p)->entries.end() && !IsDeletedLocked((*p)->file->id(), it->second)) {
+        *loc = {(*p)->file, it->second};
+        return true;
+      }
     }
   }
-  for (auto p = frozen_.rbegin(); p != frozen_.rend(); ++p) {
-    if (p->idx->Find(d, &loc->entry) && !IsDeletedLocked(p->file->id(), loc->entry)) {
-      loc->pack = p->file;
-      return true;
+  if (recent || !merged_ok) {
+    for (auto p = frozen_.rbegin(); p != frozen_.rend(); ++p) {
+      if (!(p->merged && merged_ok) && FindInPack(*p, d, loc)) return true;
     }
+  }
+  if (!merged_ok || !merged_->MayContain(d)) return false;
+  if (FindMergedLocked(d, loc)) return true;
+  if (!merged_->damaged()) return false;
+  for (auto p = frozen_.rbegin(); p != frozen_.rend(); ++p) {  // damage found just now
+    if (p->merged && FindInPack(*p, d, loc)) return true;
+  }
+  return false;
+}
+
+bool Shard::FindInPack(const FrozenPack& p, const Digest& d, ChunkLocation* loc) const {
+  if (!p.idx->Find(d, &loc->entry) || IsDeletedLocked(p.file->id(), loc->entry)) return false;
+  loc->pack = p.file;
+  return true;
+}
+
+// Of the digest's entries (newest pack first), the first live one in a
+// pack still there.
+bool Shard::FindMergedLocked(const Digest& d, ChunkLocation* loc) const {
+  uint64_t begin = 0, end = 0;
+  if (!merged_->Range(d, &begin, &end).ok()) return false;  // damaged: the caller searches the packs
+  for (uint64_t i = begin; i < end; ++i) {
+    MergedIndex::Entry m = merged_->At(i);
+    const auto& file = merged_files_[m.slot];
+    if (file == nullptr || IsDeletedLocked(file->id(), m.entry)) continue;
+    *loc = {file, m.entry};
+    return true;
   }
   return false;
 }
@@ -433,6 +516,7 @@ Status Shard::Refresh(bool* changed) {
       if (p.idx->header().sealed) sealed[p.file->id()] = p;
     }
   }
+  std::shared_ptr<const MergedIndex> merged = LoadMergedFile();
   std::vector<FrozenPack> frozen;
   std::vector<Unsealed> unsealed;
   {
@@ -440,15 +524,17 @@ Status Shard::Refresh(bool* changed) {
     if (!(s = LoadDeletionLog()).ok()) return s.WithContext("reading " + dir_);
   }
   reuse_sealed_ = &sealed;
-  s = LoadAll(&frozen, &unsealed);
+  s = LoadAll(&frozen, &unsealed, merged.get());
   reuse_sealed_ = nullptr;
   if (!s.ok()) return s.WithContext("reading " + dir_);
   std::unique_lock<std::shared_mutex> l(mu_);
   frozen_.clear();
   filter_.Reset(0);
   bytes_raw_ = bytes_stored_ = 0;
+  merged_ = std::move(merged);
   for (auto& p : frozen) AddFrozen(std::move(p));
   for (auto& u : unsealed) AddFrozen(FreezeEntries(MakePackFile(u.id), u.id, u.entries, u.valid_end, u.crc, false));
+  BindMergedLocked();
   RecountDead();
   dir_version_ = version;
   last_refresh_ = now;
@@ -483,7 +569,7 @@ ShardCounts Shard::GetCounts() {
   std::shared_lock<std::shared_mutex> l(mu_);
   ShardCounts c;
   for (const auto& p : frozen_) {
-    c.chunks += p.idx->count();
+    c.chunks += p.idx->header().count;  // without loading a pack the merged index describes
     if (p.idx->header().sealed) c.packs_sealed++;
     else c.packs_open++;
   }

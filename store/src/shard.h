@@ -15,6 +15,15 @@
 //    waits for another operation's disk I/O.
 // Invariant: every entry reachable from frozen_ or open_ refers to a
 // complete, checksummed record in its .dat (never to a torn tail).
+//
+// Lookups (shard.cc, FindLocked): filter_ covers the open packs and the
+// frozen packs outside the merged index; merged_ (docs/FORMAT.md "Merged
+// index") covers the other sealed packs with one sorted table and its own
+// persisted filter. Its entries are used only through merged_files_, which
+// holds a pack's file only while that pack is in frozen_, so an entry of a
+// pack compacted away is never followed. The merged index is rebuilt (off
+// the readers' lock, under compact_mu_) by Sync when enough packs were
+// sealed since, at the end of a compaction, and at a writer's open.
 #pragma once
 
 #include <atomic>
@@ -34,6 +43,7 @@
 #include "bloom.h"
 #include "deletion_log.h"
 #include "idx.h"
+#include "merged_index.h"
 #include "pack_file.h"
 #include "records.h"
 #include "store_context.h"
@@ -113,7 +123,8 @@ class Shard {
   // A pack that is not appended to: sealed, or unsealed but retired.
   struct FrozenPack {
     std::shared_ptr<PackFile> file;
-    std::shared_ptr<const IdxTable> idx;
+    std::shared_ptr<const PackIdx> idx;  // loaded on first use if the merged index described it
+    bool merged = false;  // mu_: merged_ covers it (its slot in merged_files_ is this file)
   };
   // A pack with a writer: the active one (takes appends) or a full one
   // waiting for its seal. Fields other than `file` and `entries` are the
@@ -141,10 +152,19 @@ class Shard {
 
   std::string DatPath(uint64_t id) const;
   std::string IdxPath(uint64_t id) const;
-  Status LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* unsealed);
+  // `covering` (may be null): a merged index whose packs need no idx read.
+  Status LoadAll(std::vector<FrozenPack>* frozen, std::vector<Unsealed>* unsealed, const MergedIndex* covering);
   Status LoadPack(uint64_t id, bool has_idx, std::vector<FrozenPack>* frozen,
                   std::vector<Unsealed>* unsealed);
   Status LoadSealed(uint64_t id, const records::Trailer& t, std::vector<FrozenPack>* frozen);
+  // The idx of sealed pack `id`: its file if valid and it matches `t`, else
+  // rebuilt from the pack (and written, by a writer).
+  Status SealedIdx(uint64_t id, const records::Trailer& t, std::shared_ptr<const IdxTable>* idx);
+  // A pack `covering` describes, without reading its idx: false if it does
+  // not describe it, or the .dat's size disagrees (then it is loaded as before).
+  bool LoadCovered(const MergedIndex& covering, uint64_t id, std::vector<FrozenPack>* frozen);
+  // PackIdx's loader for such a pack (never null: empty if unreadable).
+  std::shared_ptr<const IdxTable> LoadIdxLazily(uint64_t id, const records::Trailer& t);
   Status LoadUnsealed(uint64_t id, uint64_t size, bool has_idx, std::vector<Unsealed>* unsealed);
   Status CheckTailIsTorn(uint64_t id, uint64_t bad_at, const std::string& reason, Unsealed* u);
   Status LoadIdxFile(uint64_t id, std::shared_ptr<const IdxTable>* idx);
@@ -153,10 +173,29 @@ class Shard {
   Status ResumePack(Unsealed u);
   FrozenPack FreezeEntries(std::shared_ptr<PackFile> file, uint64_t id, const std::vector<IdxEntry>& entries,
                            uint64_t data_end, uint32_t crc, bool sealed);
+  std::shared_ptr<const IdxTable> FreezeTable(uint64_t id, const std::vector<IdxEntry>& entries, uint64_t data_end,
+                                              uint32_t crc, bool sealed);
   void AddFrozen(FrozenPack p);
   void FilterAdd(const Digest& d);
   void RebuildFilter();
   bool FindLocked(const Digest& d, ChunkLocation* loc) const;
+  bool FindInPack(const FrozenPack& p, const Digest& d, ChunkLocation* loc) const;
+  bool FindMergedLocked(const Digest& d, ChunkLocation* loc) const;
+
+  // ---- the merged index (shard.cc)
+  // The file, checked as MergedIndex::Load does; null (logged) if missing or bad.
+  std::shared_ptr<const MergedIndex> LoadMergedFile();
+  // REQUIRES: mu_ exclusive. Marks the frozen packs merged_ covers and fills
+  // merged_files_; a pack described by no merged index any more is loaded.
+  void BindMergedLocked();
+  // REQUIRES: mu_ held. A rebuild is due: the index is damaged, names packs
+  // that are gone, or enough sealed packs are outside it.
+  bool MergeDueLocked() const;
+  // REQUIRES: compact_mu_. Rebuilds and installs the merged index if due; a
+  // failure is logged (the index is a cache) and retried after the next seal.
+  void MergeIndexIfDue();
+  Status MergeIndex(std::vector<FrozenPack> packs, std::shared_ptr<const MergedIndex> old,
+                    std::vector<std::shared_ptr<PackFile>> old_files);
   bool RefreshIfChanged();
   Status Refresh(bool* changed);
 
@@ -198,6 +237,8 @@ class Shard {
   Status SyncPack(size_t i);
   Status SealOldest();
   Status PublishActiveIdx();
+  // Sync without the merged index's rebuild (Compact holds compact_mu_ and rebuilds at its end).
+  Status SyncShard(bool force_publish, bool* publish_pending);
   void Rescue(size_t i);
   void RetireAfterFailedCut(OpenPack* p);
   Status Retire(size_t i, uint64_t valid_end);
@@ -236,7 +277,10 @@ class Shard {
   // visible to lookups yet, but a prune deletes them too.
   std::unordered_map<Digest, IdxEntry, DigestHash> compacting_;
   uint64_t compacting_id_ = 0;
-  DigestFilter filter_;                  // over every digest in frozen_ and active_
+  DigestFilter filter_;                  // over every digest in open_ and in frozen_ packs not merged
+  std::shared_ptr<const MergedIndex> merged_;            // mu_; null: none (or OpenOptions::merged_index off)
+  std::vector<std::shared_ptr<PackFile>> merged_files_;  // mu_: per merged_ slot, the pack if in frozen_
+  size_t merge_failed_at_ = SIZE_MAX;    // compact_mu_: frozen_.size() when a rebuild last failed
   uint64_t bytes_raw_ = 0, bytes_stored_ = 0;
   bool dir_exists_ = false;
 

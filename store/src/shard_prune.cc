@@ -155,8 +155,19 @@ void Shard::RecountDead() {
     dead_raw_ += e.raw_len;
     dead_stored_ += e.stored_len;
   };
+  // Only packs the log names are read (not every idx: most are not even
+  // loaded when the merged index describes them).
+  std::vector<uint64_t> with = deletions_.packs_with_deletions();
+  std::sort(with.begin(), with.end());
   for (const auto& p : frozen_) {
-    for (uint32_t i = 0; i < p.idx->count(); ++i) count(p.file->id(), p.idx->At(i));
+    const uint64_t id = p.file->id();
+    if (deletions_.IsPackDead(id)) {
+      dead_count_ += p.idx->header().count;
+      dead_raw_ += p.idx->raw_bytes();
+      dead_stored_ += p.idx->stored_bytes();
+    } else if (std::binary_search(with.begin(), with.end(), id)) {
+      for (uint32_t i = 0; i < p.idx->count(); ++i) count(id, p.idx->At(i));
+    }
   }
   for (const auto& p : open_) {
     for (const auto& [d, e] : p->entries) count(p->file->id(), e);
@@ -268,7 +279,7 @@ Status Shard::Compact(const CompactOptions& o, CompactResult* out) {
     }
   }
   bool pending = false;
-  Status s = Sync(false, &pending);
+  Status s = SyncShard(false, &pending);
   if (!s.ok()) return s;
   const uint64_t small = o.small_pack_bytes != 0 ? o.small_pack_bytes : ctx_->settings.pack_size_limit / 4;
   std::vector<PackUsage> dead, rewrite, smalls;
@@ -308,6 +319,7 @@ Status Shard::Compact(const CompactOptions& o, CompactResult* out) {
   smalls.clear();
   batch.clear();
   CollectRemovedPacks();
+  MergeIndexIfDue();  // drops the packs removed, adds the new ones
   return Status::OK();
 }
 
@@ -326,13 +338,15 @@ Status Shard::RemoveDeadPacks(const std::vector<PackUsage>& dead, CompactResult*
     const uint64_t id = u.pack.file->id();
     auto it = std::find_if(frozen_.begin(), frozen_.end(), [&](const FrozenPack& p) { return p.file->id() == id; });
     if (it == frozen_.end()) continue;
-    SumIdxBytes(*it->idx, &bytes_raw_, &bytes_stored_, -1);
+    bytes_raw_ -= it->idx->raw_bytes();
+    bytes_stored_ -= it->idx->stored_bytes();
     it->file->RemoveWhenUnused(ctx_->env, IdxPath(id));
     dropped.push_back(std::move(*it));
     frozen_.erase(it);
     out->packs_removed++;
     out->bytes_reclaimed += u.size;
   }
+  BindMergedLocked();  // the merged index's entries of these packs are never followed again
   RecountDead();
   return Status::OK();
 }
@@ -455,11 +469,10 @@ Status Shard::CopyBatch(const std::vector<PackUsage>& batch, const CompactOption
 Status Shard::CommitCompaction(const std::vector<PackUsage>& sources, std::unique_ptr<OpenPack> made,
                                CompactResult* out) {
   const uint64_t id = made->file->id();
-  std::shared_ptr<const IdxTable> idx;
-  if (!LoadIdxFile(id, &idx).ok()) {
-    FrozenPack f = FreezeEntries(made->file, id, SortedEntries(*made), made->size, made->crc, true);
-    idx = f.idx;
-  }
+  std::shared_ptr<const IdxTable> table;
+  std::shared_ptr<const PackIdx> idx;
+  if (LoadIdxFile(id, &table).ok()) idx = std::make_shared<PackIdx>(std::move(table));
+  else idx = FreezeEntries(made->file, id, SortedEntries(*made), made->size, made->crc, true).idx;
   std::vector<FrozenPack> dropped;  // destroyed after the locks: removing files is disk I/O
   std::lock_guard<std::mutex> w(write_mu_);
   {
@@ -478,10 +491,12 @@ Status Shard::CommitCompaction(const std::vector<PackUsage>& sources, std::uniqu
     std::unique_lock<std::shared_mutex> l(mu_);
     auto it = std::find_if(frozen_.begin(), frozen_.end(), [id](const FrozenPack& p) { return p.file->id() == id; });
     if (it != frozen_.end()) {
-      SumIdxBytes(*it->idx, &bytes_raw_, &bytes_stored_, -1);
+      bytes_raw_ -= it->idx->raw_bytes();
+      bytes_stored_ -= it->idx->stored_bytes();
       it->file->RemoveWhenUnused(ctx_->env, IdxPath(id));  // best effort; a leftover holds duplicates
       dropped.push_back(std::move(*it));
       frozen_.erase(it);
+      BindMergedLocked();
     }
     return s;
   }
@@ -492,13 +507,15 @@ Status Shard::CommitCompaction(const std::vector<PackUsage>& sources, std::uniqu
     auto it = std::find_if(frozen_.begin(), frozen_.end(),
                            [&](const FrozenPack& p) { return p.file->id() == u.pack.file->id(); });
     if (it == frozen_.end()) continue;
-    SumIdxBytes(*it->idx, &bytes_raw_, &bytes_stored_, -1);
+    bytes_raw_ -= it->idx->raw_bytes();
+    bytes_stored_ -= it->idx->stored_bytes();
     it->file->RemoveWhenUnused(ctx_->env, IdxPath(it->file->id()));
     dropped.push_back(std::move(*it));
     frozen_.erase(it);
     removed += u.size;
     out->packs_removed++;
   }
+  BindMergedLocked();  // the merged index's entries of the sources are never followed again
   compacting_.clear();
   compacting_id_ = 0;
   RecountDead();

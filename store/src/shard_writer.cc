@@ -119,6 +119,15 @@ std::vector<IdxEntry> Shard::SortedEntries(const OpenPack& p) const {
 // ---------------------------------------------------------------- sync
 
 Status Shard::Sync(bool force_publish, bool* publish_pending) {
+  Status s = SyncShard(force_publish, publish_pending);
+  // Off the readers' path: the rebuild holds compact_mu_ (not write_mu_);
+  // while a compaction runs it is left to the compaction's end.
+  std::unique_lock<std::mutex> c(compact_mu_, std::try_to_lock);
+  if (c.owns_lock()) MergeIndexIfDue();
+  return s;
+}
+
+Status Shard::SyncShard(bool force_publish, bool* publish_pending) {
   std::lock_guard<std::mutex> w(write_mu_);
   *publish_pending = false;
   Status first;
@@ -299,7 +308,7 @@ Status Shard::SealOldest() {
   if (!LoadIdxFile(id, &idx).ok()) {
     if (IdxTable::FromBytes(std::move(bytes), &owned).ok()) idx = std::move(owned);
   }
-  FrozenPack frozen = idx != nullptr ? FrozenPack{p.file, idx}
+  FrozenPack frozen = idx != nullptr ? FrozenPack{p.file, std::make_shared<PackIdx>(idx)}
                                      : FreezeEntries(p.file, id, entries, p.size, p.crc, false);  // never a null idx
   std::unique_lock<std::shared_mutex> l(mu_);
   frozen_.push_back(std::move(frozen));

@@ -23,6 +23,7 @@ struct StoreContext {
   // The header's format version; raised by the first deletion.
   std::atomic<uint32_t> format_version{0};
   bool read_only = false;
+  bool merged_index = true;  // OpenOptions::merged_index
   std::function<void(const std::string&)> log;
   // Next pack id to allocate: one more than any id found on disk, so ids
   // never repeat (REQUIRES: only the lock holder allocates).

@@ -61,6 +61,11 @@ struct OpenOptions {
   size_t max_open_files = 0;
   // Receives one line per recovery action and ignored stray file.
   std::function<void(const std::string&)> log;
+  // Per-shard merged index (docs/FORMAT.md "Merged index"): read at open,
+  // used for lookups, and (writer) rebuilt as packs are sealed or compacted.
+  // false: the older path (every idx loaded and walked at open, one search
+  // per pack); for benchmarks and tests only.
+  bool merged_index = true;
 };
 
 struct ChunkInfo {

@@ -48,7 +48,10 @@ ChunkFs::ChunkFs(const FsConfig& config, Logger log)
       budget_(config.write_buffer),
       inodes_(config.max_names, config.uid, config.gid),
       cache_(config.cache_size),
-      mount_time_(Now()) {}
+      mount_time_(Now()) {
+  inodes_.SetAccess(kIncomingIno, config.incoming_mode,
+                    config.incoming_group >= 0 ? static_cast<uint32_t>(config.incoming_group) : config.gid);
+}
 
 ChunkFs::~ChunkFs() {
   Status s = Shutdown();  // main.cc calls Shutdown itself and reports; a second call is a no-op

@@ -47,6 +47,10 @@ struct FsConfig {
   unsigned commit_slots = 0;  // large commits at once (CommitGate; 0: one per core)
   uint32_t uid = 0;     // owner of the fixed inodes and of chunks
   uint32_t gid = 0;
+  // /incoming's permission bits and group (-1: gid above); -o incoming_mode,
+  // incoming_group (docs/MOUNT.md "Permissions").
+  uint32_t incoming_mode = 0700;
+  int64_t incoming_group = -1;
   // Background compaction (compactor.h; -o compact, compact_rate, compact_interval).
   bool compact = true;
   uint64_t compact_rate = 64ull << 20;  // bytes a second; 0: no limit

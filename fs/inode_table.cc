@@ -31,10 +31,18 @@ InodeTable::InodeTable(uint64_t max_names, uint32_t uid, uint32_t gid) : max_nam
   add(kChunksIno, NodeKind::kChunksDir, S_IFDIR | 0555);
   add(kStatsIno, NodeKind::kStats, S_IFREG | 0444);
   add(kControlIno, NodeKind::kControl, S_IFREG | 0600);  // the mount's owner only
-  auto incoming = add(kIncomingIno, NodeKind::kIncomingDir, S_IFDIR | 0755);
+  auto incoming = add(kIncomingIno, NodeKind::kIncomingDir, S_IFDIR | 0700);  // see SetAccess
   incoming->dir = std::make_unique<DirEntries>();
   incoming->parent = kRootIno;
   incoming->name = "incoming";
+}
+
+void InodeTable::SetAccess(uint64_t ino, uint32_t perm, uint32_t gid) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  it->second->mode = (it->second->mode & S_IFMT) | (perm & 07777);
+  it->second->gid = gid;
 }
 
 std::shared_ptr<Node> InodeTable::GetLocked(uint64_t ino) const {

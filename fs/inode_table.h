@@ -109,6 +109,10 @@ class InodeTable {
 
   std::mutex& mu() { return mu_; }
 
+  // Sets the permission bits (07777) and group of a node (the mount's
+  // options for /incoming). Takes the lock.
+  void SetAccess(uint64_t ino, uint32_t perm, uint32_t gid);
+
   std::shared_ptr<Node> GetLocked(uint64_t ino) const;
   // The node for /chunks/<digest>, created if the kernel has none.
   std::shared_ptr<Node> ChunkNodeLocked(const Digest& digest, uint64_t raw_size);

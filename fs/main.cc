@@ -23,6 +23,7 @@
 #include <string>
 
 #include "chunkfs.h"
+#include "chunkfs/permissions.h"
 #include "chunkfs/repo_paths.h"
 #include "daemon.h"
 #include "log.h"
@@ -236,6 +237,8 @@ int Run(int argc, char** argv) {
   cfg.tmp_dir = repo_paths::TempDir(repo_path);
   cfg.uid = ::getuid();
   cfg.gid = ::getgid();
+  cfg.incoming_mode = o.incoming_mode;
+  cfg.incoming_group = o.incoming_group;
   // The file system reports problems a client can repeat (damage, a wrong
   // digest, no space, a failing sync): rate-limited.
   auto fs = std::make_unique<ChunkFs>(cfg, [&log](const std::string& m) { log.Problem(LogLevel::kError, m); });
@@ -255,6 +258,8 @@ int Run(int argc, char** argv) {
 
   if (!CheckMountpoint(o, log)) return 1;
   if (!PrepareRepository(o, log, &repo_path)) return 1;
+  // Said once, before detaching (docs/MOUNT.md "Permissions").
+  if (std::string w = WorldAccessWarning(repo_path); !w.empty()) log.Warning(w);
 
   Daemonizer daemon;
   if (!o.foreground) {

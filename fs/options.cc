@@ -10,6 +10,8 @@
 #include <cstring>
 #include <limits>
 
+#include "chunkfs/permissions.h"
+
 namespace chunkfs::fs {
 namespace {
 
@@ -33,6 +35,8 @@ enum Key {
   kKeyCompact,
   kKeyCompactRate,
   kKeyCompactInterval,
+  kKeyIncomingMode,
+  kKeyIncomingGroup,
   kKeyReadahead,
   kKeyNeedsValue,
   kKeyMountOnly,
@@ -64,6 +68,8 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("compact=", kKeyCompact),
     FUSE_OPT_KEY("compact_rate=", kKeyCompactRate),
     FUSE_OPT_KEY("compact_interval=", kKeyCompactInterval),
+    FUSE_OPT_KEY("incoming_mode=", kKeyIncomingMode),
+    FUSE_OPT_KEY("incoming_group=", kKeyIncomingGroup),
     FUSE_OPT_KEY("readahead=", kKeyReadahead),
     // The value-taking options given without a value: a clear error rather
     // than libfuse's "unknown option".
@@ -79,6 +85,8 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("compact", kKeyNeedsValue),
     FUSE_OPT_KEY("compact_rate", kKeyNeedsValue),
     FUSE_OPT_KEY("compact_interval", kKeyNeedsValue),
+    FUSE_OPT_KEY("incoming_mode", kKeyNeedsValue),
+    FUSE_OPT_KEY("incoming_group", kKeyNeedsValue),
     FUSE_OPT_KEY("readahead", kKeyNeedsValue),
     // Options of mount(8) and fstab that mean nothing to the file system
     // (mount(8) and mount.fuse3 drop most of them; they are accepted here in
@@ -163,6 +171,21 @@ bool HandleSizeOption(ParseState* st, const char* arg, uint64_t min, uint64_t ma
   return true;
 }
 
+// -o incoming_mode=OCTAL: permission bits of /incoming (setgid and sticky
+// included), 0 to 7777.
+bool HandleIncomingMode(ParseState* st, const char* arg) {
+  std::string_view text = ValueOf(arg);
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 8);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+    return BadValue(st, arg, "an octal mode such as 0700, 0770, 2770 or 1777");
+  }
+  if (!InRange(st, NameOf(arg), text, v, 0, 07777, "0 to 7777, octal")) return false;
+  st->opts->incoming_mode = static_cast<uint32_t>(v);
+  st->opts->incoming_mode_set = true;
+  return true;
+}
+
 int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/) {
   auto* st = static_cast<ParseState*>(data);
   MountOptions* o = st->opts;
@@ -240,6 +263,13 @@ int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/)
       if (!InRange(st, NameOf(arg), ValueOf(arg), ms, 100, 86400 * 1000, "0.1s to 86400s")) return -1;
       o->compact_interval_ms = ms;
       return 0;
+    }
+    case kKeyIncomingMode:
+      return HandleIncomingMode(st, arg) ? 0 : -1;
+    case kKeyIncomingGroup: {
+      Status s = ParseGroup(ValueOf(arg), &o->incoming_group);
+      if (!s.ok()) *st->error = std::string("-o ") + arg + ": " + s.message();
+      return s.ok() ? 0 : -1;
     }
     case kKeySync:
       o->sync = true;
@@ -345,6 +375,8 @@ ParseOutcome ParseCommandLine(fuse_args* args, MountOptions* opts, std::string* 
     *error = "missing REPO or MOUNTPOINT (usage: chunkfs REPO MOUNTPOINT [-f] [-o OPTIONS])";
     return ParseOutcome::kError;
   }
+  // A group given without a mode: the owner and that group may write.
+  if (opts->incoming_group >= 0 && !opts->incoming_mode_set) opts->incoming_mode = 0770;
   if (opts->max_chunk != 0 && opts->pack_size != 0 && opts->max_chunk > opts->pack_size) {
     *error = "-o max_chunk must not exceed -o pack_size";
     return ParseOutcome::kError;
@@ -412,6 +444,12 @@ chunkfs options:
     -o clear_stale         lazily unmount MOUNTPOINT first if a crashed mount
                            left it dead (ENOTCONN)
     -o ro                  mount read-only (the repository is opened read-only)
+    -o incoming_mode=OCTAL mode of /incoming (default 0700: only the mounting
+                           user writes; 0770 with incoming_group; e.g. 1777 for
+                           everyone). Others reach the mount only with
+                           allow_other; /chunks is then readable by all
+    -o incoming_group=G    group (name or id) of /incoming, whose members may
+                           write there (mode 0770 unless incoming_mode is given)
     -V, --version          print the version and exit
     -h, --help             print this help and exit
 

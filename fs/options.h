@@ -49,6 +49,10 @@ struct MountOptions {
   uint64_t compact_interval_ms = 60000; // -o compact_interval=SECONDS: how often it looks for dead bytes
 
   bool read_only = false;     // -o ro: the repository is opened read-only (no lock)
+  // Who may write /incoming (docs/MOUNT.md "Permissions"): its mode and group.
+  uint32_t incoming_mode = 0700;    // -o incoming_mode=OCTAL (default 0700; 0770 with incoming_group)
+  bool incoming_mode_set = false;
+  int64_t incoming_group = -1;      // -o incoming_group=NAME|GID (-1: the mounting user's group)
   bool user_fsname = false;   // fsname= given by the user (else fsname=REPO)
   bool user_subtype = false;  // subtype= given by the user (else subtype=chunkfs)
 };

@@ -175,5 +175,26 @@ TEST(ParseCommandLineTest, FsnameAndReadOnly) {
   EXPECT_FALSE(p.opts.user_subtype);
 }
 
+// -o incoming_mode / incoming_group (docs/MOUNT.md "Permissions").
+TEST(ParseCommandLineTest, IncomingAccess) {
+  Parsed p = Parse({"r", "m"});
+  EXPECT_EQ(p.opts.incoming_mode, 0700u);  // only the mounting user writes
+  EXPECT_EQ(p.opts.incoming_group, -1);
+  p = Parse({"r", "m", "-o", "incoming_group=root"});
+  ASSERT_EQ(p.outcome, ParseOutcome::kOk) << p.error;
+  EXPECT_EQ(p.opts.incoming_group, 0);
+  EXPECT_EQ(p.opts.incoming_mode, 0770u);  // the group may write
+  p = Parse({"r", "m", "-o", "incoming_mode=2775,incoming_group=4244"});
+  ASSERT_EQ(p.outcome, ParseOutcome::kOk) << p.error;
+  EXPECT_EQ(p.opts.incoming_mode, 02775u);
+  EXPECT_EQ(p.opts.incoming_group, 4244);
+  for (const char* bad : {"incoming_mode=9", "incoming_mode=x", "incoming_mode=", "incoming_mode=17777",
+                                 "incoming_mode", "incoming_group=no-such-group-here", "incoming_group"}) {
+    p = Parse({"r", "m", "-o", bad});
+    EXPECT_EQ(p.outcome, ParseOutcome::kError) << bad;
+    EXPECT_NE(p.error.find("incoming_"), std::string::npos) << bad << ": " << p.error;
+  }
+}
+
 }  // namespace
 }  // namespace chunkfs::fs

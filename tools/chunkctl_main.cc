@@ -26,8 +26,9 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"init", "REPO [--pack-size N] [--max-chunk N] [--compression L]",
-     "create an empty repository (sizes take K, M, G suffixes; L is 0..9)", RunInit},
+    {"init", "REPO [--pack-size N] [--max-chunk N] [--compression L] [--group NAME]",
+     "create an empty repository (sizes take K, M, G suffixes; L is 0..9; "
+     "--group: readable by that group, folders 2750 and files 0640; else private, 0700/0600)", RunInit},
     {"put", "REPO FILE...", "store each regular FILE ('-': stdin); print '<digest>  <file>' lines once all are synced",
      RunPut},
     {"get", "REPO DIGEST [-o FILE]", "write a chunk to stdout or FILE (symlinks followed; devices, FIFOs written into)",

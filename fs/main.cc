@@ -149,6 +149,7 @@ bool PrepareRepository(const MountOptions& o, Logger& log, std::string* path) {
   if (o.pack_size) settings.pack_size_limit = o.pack_size;
   if (o.max_chunk) settings.max_chunk_size = static_cast<uint32_t>(o.max_chunk);
   if (o.compression >= 0) settings.compression_level = o.compression;
+  if (o.codec != 0) settings.codec = o.codec;
   Status s = Repository::Create(*path, settings);
   if (!s.ok()) {
     log.Error("creating the repository " + o.repo + " failed: " + s.ToString());
@@ -166,6 +167,7 @@ bool OpenRepository(const MountOptions& o, const std::string& path, Logger& log,
   oo.read_only = o.read_only;
   if (o.max_chunk) oo.max_chunk_size = static_cast<uint32_t>(o.max_chunk);
   if (o.compression >= 0) oo.compression_level = o.compression;
+  oo.codec = o.codec;
   oo.log = [&log](const std::string& line) { log.Problem(LogLevel::kWarning, "repository: " + line); };
   Status s = Repository::Open(path, oo, repo);
   if (!s.ok()) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "chunkfs/codec.h"
 #include "chunkfs/permissions.h"
 
 namespace chunkfs::fs {
@@ -38,6 +39,7 @@ enum Key {
   kKeyIncomingMode,
   kKeyIncomingGroup,
   kKeyReadahead,
+  kKeyCodec,
   kKeyNeedsValue,
   kKeyMountOnly,
 };
@@ -49,6 +51,7 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("pack_size=", kKeyPackSize),
     FUSE_OPT_KEY("max_chunk=", kKeyMaxChunk),
     FUSE_OPT_KEY("compression=", kKeyCompression),
+    FUSE_OPT_KEY("codec=", kKeyCodec),
     FUSE_OPT_KEY("flush_interval=", kKeyFlushInterval),
     FUSE_OPT_KEY("max_names=", kKeyMaxNames),
     FUSE_OPT_KEY("write_buffer=", kKeyWriteBuffer),
@@ -76,6 +79,7 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("pack_size", kKeyNeedsValue),
     FUSE_OPT_KEY("max_chunk", kKeyNeedsValue),
     FUSE_OPT_KEY("compression", kKeyNeedsValue),
+    FUSE_OPT_KEY("codec", kKeyNeedsValue),
     FUSE_OPT_KEY("flush_interval", kKeyNeedsValue),
     FUSE_OPT_KEY("max_names", kKeyNeedsValue),
     FUSE_OPT_KEY("write_buffer", kKeyNeedsValue),
@@ -213,11 +217,19 @@ int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/)
       return HandleSizeOption(st, arg, 0, 64ull << 20, "0 to 64M", &o->readahead) ? 0 : -1;
     case kKeyCompression: {
       uint64_t v;
-      if (!ParseUint(ValueOf(arg), &v)) return BadValue(st, arg, "a zlib level 0..9") ? 0 : -1;
-      if (!InRange(st, NameOf(arg), ValueOf(arg), v, 0, 9, "0 = store raw, 1..9 = zlib level")) return -1;
-      o->compression = static_cast<int>(v);
+      if (!ParseUint(ValueOf(arg), &v)) return BadValue(st, arg, "a level 0..9 (zlib) or 0..19 (zstd)") ? 0 : -1;
+      if (!InRange(st, NameOf(arg), ValueOf(arg), v, 0, 19, "0 = store raw, 1..9 zlib or 1..19 zstd level")) return -1;
+      o->compression = static_cast<int>(v);  // the store checks it against the codec's range
       return 0;
     }
+    case kKeyCodec:
+      o->codec = chunkfs::CodecFromName(ValueOf(arg));
+      if (o->codec == 0) return BadValue(st, arg, "zlib or zstd") ? 0 : -1;
+      if (!chunkfs::CodecBuiltIn(o->codec)) {
+        *st->error = std::string("-o ") + arg + ": this chunkfs was built without zstd (libzstd); use codec=zlib";
+        return -1;
+      }
+      return 0;
     case kKeyFlushInterval: {
       uint64_t ms;
       if (!ParseDuration(ValueOf(arg), &ms)) {
@@ -423,8 +435,10 @@ chunkfs options:
     -o max_chunk=SIZE      largest chunk accepted (default: the repository's,
                            16M unless chosen at creation); larger writes fail
                            with EFBIG
-    -o compression=N       zlib level 1..9, 0 = store raw (default: the
-                           repository's)
+    -o compression=N       level of the codec (zlib 1..9, zstd 1..19), 0 = store
+                           raw (default: the repository's)
+    -o codec=zlib|zstd     codec of new chunks (default: the repository's;
+                           every chunk names its codec, so both stay readable)
     -o sync                every close() of an /incoming file is durable
     -o flush_interval=T    make stored chunks durable at least every T seconds
                            (default 5; also 0.5, 250ms)

@@ -35,6 +35,7 @@ struct MountOptions {
   uint64_t pack_size = 0;  // 0: not given
   uint64_t max_chunk = 0;  // 0: not given
   int compression = -1;    // -1: not given
+  uint8_t codec = 0;       // -o codec=zlib|zstd (chunkfs/codec.h); 0: not given
 
   bool create = false;       // -o create: make REPO a repository if it is missing/empty
   bool clear_stale = false;  // -o clear_stale: lazily unmount a dead mountpoint first

@@ -26,8 +26,9 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"init", "REPO [--pack-size N] [--max-chunk N] [--compression L] [--group NAME]",
-     "create an empty repository (sizes take K, M, G suffixes; L is 0..9; "
+    {"init", "REPO [--pack-size N] [--max-chunk N] [--compression L] [--group NAME] [--codec zstd|zlib]",
+     "create an empty repository (sizes take K, M, G suffixes; L is 0..9 for zlib, 0..19 for zstd; codec default "
+     "zstd if built with it; "
      "--group: readable by that group, folders 2750 and files 0640; else private, 0700/0600)", RunInit},
     {"put", "REPO FILE...", "store each regular FILE ('-': stdin); print '<digest>  <file>' lines once all are synced",
      RunPut},

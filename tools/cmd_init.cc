@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <string>
 
+#include "chunkfs/codec.h"
 #include "chunkfs/permissions.h"
 #include "cli.h"
 #include "commands.h"
@@ -13,6 +14,7 @@ constexpr OptionSpec kInitOptions[] = {
     {"--pack-size", "", true},
     {"--max-chunk", "", true},
     {"--compression", "", true},
+    {"--codec", "", true},
     {"--group", "", true},
 };
 
@@ -36,11 +38,18 @@ bool SettingsFromArgs(const Args& args, chunkfs::RepoSettings* settings) {
   }
   if (args.Has("--compression")) {
     int64_t level = 0;
-    if (!ParseInt(args.options.at("--compression"), &level) || level > 9) {
-      UsageError("--compression", "expected a zlib level from 0 (none) to 9");
+    if (!ParseInt(args.options.at("--compression"), &level) || level > 19) {
+      UsageError("--compression", "expected a level from 0 (none) to 9 (zlib) or 19 (zstd)");
       return false;
     }
-    settings->compression_level = static_cast<int>(level);
+    settings->compression_level = static_cast<int>(level);  // Create checks it against the codec
+  }
+  if (args.Has("--codec")) {  // default: chunkfs::DefaultCodec()
+    settings->codec = chunkfs::CodecFromName(args.options.at("--codec"));
+    if (settings->codec == 0) {
+      UsageError("--codec", "expected zlib or zstd");
+      return false;
+    }
   }
   if (args.Has("--group")) {
     // Shared with a group: folders 02750, files 0640 (docs/MOUNT.md "Permissions").

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "chunkfs/codec.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -11,14 +12,6 @@ namespace chunkctl {
 namespace {
 
 constexpr std::span<const OptionSpec> kNoOptions{};
-
-const char* CodecName(uint8_t codec) {
-  switch (codec) {
-    case 0: return "raw";
-    case 1: return "zlib";
-    default: return "unknown";
-  }
-}
 
 }  // namespace
 
@@ -54,7 +47,7 @@ int RunStat(const CommandArgs& in) {
   if (!s.ok()) return FailStatus("stat " + digest.ToHex(), s);
   printf("digest: %s\nraw_size: %" PRIu64 "\nstored_size: %" PRIu64 "\ncodec: %u (%s)\n",
          digest.ToHex().c_str(), info.raw_size, info.stored_size,
-         static_cast<unsigned>(info.codec), CodecName(info.codec));
+         static_cast<unsigned>(info.codec), chunkfs::CodecName(info.codec));
   return kExitOk;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "chunkfs/codec.h"
+
 namespace chunkfs::format {
 
 // ---- Repository header: REPO/chunkfs.repo (two identical 64-byte copies) ----
@@ -16,6 +18,13 @@ inline constexpr char kRepoMagic[8] = {'C', 'H', 'U', 'N', 'K', 'F', 'S', 'R'};
 // program would ignore it and serve deleted chunks, so a repository is
 // written as version 2 from its first deletion on. Version 1 is read.
 inline constexpr uint32_t kRepoVersion = 2;
+// Version 3: records may use codec 2 (zstd), which a version-2 program
+// would take for damage (and cut off as a torn tail). Written only while
+// the header's codec is zstd or once a writer has used zstd (an open that
+// overrides the codec); a zlib repository stays version 2. The highest
+// version this program reads is kRepoVersionMax.
+inline constexpr uint32_t kRepoVersionZstd = 3;
+inline constexpr uint32_t kRepoVersionMax = 3;
 inline constexpr size_t kRepoHeaderSize = 64;
 // offsets
 inline constexpr size_t kRepoVersionOff = 8;
@@ -23,6 +32,7 @@ inline constexpr size_t kRepoFlagsOff = 12;
 inline constexpr size_t kRepoPackLimitOff = 16;
 inline constexpr size_t kRepoMaxChunkOff = 24;
 inline constexpr size_t kRepoLevelOff = 28;
+inline constexpr size_t kRepoCodecOff = 32;  // u8: 0 (older headers) = zlib, 1 zlib, 2 zstd
 inline constexpr size_t kRepoCrcOff = 60;
 
 // ---- Pack (.dat) header (32 bytes) ----
@@ -51,7 +61,8 @@ inline constexpr size_t kIdxFixedSize = kIdxHeaderSize + kIdxFanoutSize + 4;
 
 // Codecs (one byte per record).
 inline constexpr uint8_t kCodecRaw = 0;
-inline constexpr uint8_t kCodecZlib = 1;
+using chunkfs::kCodecZlib;  // 1: payload is a zlib stream (chunkfs/codec.h)
+using chunkfs::kCodecZstd;  // 2: payload is one standard zstd frame
 
 // ---- little-endian helpers ----
 inline void PutU32(char* p, uint32_t v) {

@@ -55,6 +55,7 @@ Status PackFile::ReadChunk(const IdxEntry& e, std::string* out) {
   std::string_view payload(rec.data() + kRecordHeaderSize, e.stored_len);
   auto where = [&] { return path_ + " at offset " + std::to_string(e.offset) + ": "; };
   s = codec::Decode(e.codec, payload, e.raw_len, out);
+  if (s.code() == Status::Code::kNotSupported) return Status::NotSupported(where() + s.message());  // not damage
   if (!s.ok()) return Status::Corruption(where() + s.message());
   if (Sha256(*out) != e.digest) {
     out->clear();

@@ -2,22 +2,34 @@
 
 #include <cstring>
 
+#include "chunkfs/codec.h"
 #include "format.h"
 
 namespace chunkfs::records {
 using namespace chunkfs::format;
 
+namespace {
+
+// 0 (not chosen) is the build's default.
+uint8_t ResolvedCodec(const RepoSettings& s) { return s.codec != 0 ? s.codec : DefaultCodec(); }
+
+}  // namespace
+
+uint32_t RepoHeaderVersion(const RepoSettings& s) {
+  return ResolvedCodec(s) == kCodecZstd || s.format_version >= kRepoVersionZstd ? kRepoVersionZstd : kRepoVersion;
+}
 
 namespace {
 
 std::string EncodeRepoHeaderCopy(const RepoSettings& s) {
   std::string b(kRepoHeaderSize, '\0');
   std::memcpy(b.data(), kRepoMagic, 8);
-  PutU32(&b[kRepoVersionOff], kRepoVersion);
+  PutU32(&b[kRepoVersionOff], RepoHeaderVersion(s));
   PutU32(&b[kRepoFlagsOff], 0);
   PutU64(&b[kRepoPackLimitOff], s.pack_size_limit);
   PutU32(&b[kRepoMaxChunkOff], s.max_chunk_size);
   PutU32(&b[kRepoLevelOff], static_cast<uint32_t>(s.compression_level));
+  b[kRepoCodecOff] = static_cast<char>(ResolvedCodec(s));
   PutU32(&b[kRepoCrcOff], Crc32(std::string_view(b.data(), kRepoCrcOff)));
   return b;
 }
@@ -28,14 +40,17 @@ Status DecodeRepoHeaderCopy(std::string_view b, RepoSettings* s) {
   if (std::memcmp(b.data(), kRepoMagic, 8) != 0) return Status::InvalidArgument("bad magic");
   if (GetU32(&b[kRepoCrcOff]) != Crc32(b.substr(0, kRepoCrcOff))) return Status::Corruption("checksum mismatch");
   uint32_t version = GetU32(&b[kRepoVersionOff]);
-  if (version > kRepoVersion) {
+  if (version > kRepoVersionMax) {
     return Status::NotSupported("repository format version " + std::to_string(version) +
-                                " is newer than this program supports (" + std::to_string(kRepoVersion) + ")");
+                                " is newer than this program supports (" + std::to_string(kRepoVersionMax) + ")");
   }
   if (version == 0) return Status::Corruption("format version 0");
   s->pack_size_limit = GetU64(&b[kRepoPackLimitOff]);
   s->max_chunk_size = GetU32(&b[kRepoMaxChunkOff]);
   s->compression_level = static_cast<int>(GetU32(&b[kRepoLevelOff]));
+  uint8_t codec = static_cast<uint8_t>(b[kRepoCodecOff]);
+  if (codec > kCodecZstd) return Status::NotSupported("unknown codec " + std::to_string(codec) + " in the header");
+  s->codec = codec == kCodecRaw ? kCodecZlib : codec;  // 0: written before codecs were a setting
   s->format_version = version;
   return Status::OK();
 }
@@ -132,7 +147,7 @@ Status DecodeRecordHeader(std::string_view b, RecordHeader* h) {
   if (h->raw_len > kMaxRecordPayload || h->stored_len > kMaxRecordPayload) {
     return Status::Corruption("record: impossible length");
   }
-  if (h->codec != kCodecRaw && h->codec != kCodecZlib) return Status::Corruption("record: unknown codec");
+  if (h->codec > kCodecZstd) return Status::Corruption("record: unknown codec");
   if (h->codec == kCodecRaw && h->raw_len != h->stored_len) return Status::Corruption("record: raw length mismatch");
   return Status::OK();
 }

@@ -14,7 +14,11 @@ namespace chunkfs::records {
 
 // The header file holds two identical 64-byte copies, so that one damaged
 // byte never loses the settings.
+// Writes s.codec (0: DefaultCodec()) and the version RepoHeaderVersion(s).
 std::string EncodeRepoHeader(const RepoSettings& s);
+// kRepoVersionZstd if the codec is zstd or s.format_version already is, else
+// kRepoVersion: a zlib repository stays readable by version-2 programs.
+uint32_t RepoHeaderVersion(const RepoSettings& s);
 // Uses the first intact copy; *damage describes a damaged copy ("" if none).
 // NotSupported for a newer version; InvalidArgument for a foreign file;
 // Corruption if no copy is intact.

@@ -48,6 +48,11 @@ class Repairer {
           (s = records::DecodeRepoHeader(bytes, &settings, &damage)).code() == Status::Code::kNotSupported) {
         return s.WithContext(fn::kHeaderName);
       }
+      if (s.ok() && settings.format_version >= format::kRepoVersionZstd && !CodecBuiltIn(kCodecZstd)) {
+        // Its zstd records would look damaged to this build and be quarantined.
+        return Status::NotSupported("the repository may hold zstd records and this chunkfs was built without zstd "
+                                    "(libzstd): repair it with a build that has zstd");
+      }
     }
     s = LockRepository(env_, repo_, &lock_);
     if (!s.ok()) return s;

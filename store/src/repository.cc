@@ -2,8 +2,10 @@
 // path and settings, the owner lock.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <memory>
 
+#include "chunkfs/codec.h"
 #include "filenames.h"
 #include "format.h"
 #include "records.h"
@@ -21,8 +23,44 @@ Status ValidateSettings(const RepoSettings& s) {
   if (s.max_chunk_size < 1 || s.max_chunk_size > format::kMaxRecordPayload) {
     return Status::InvalidArgument("maximum chunk size must be between 1 byte and 1 GiB");
   }
-  if (s.compression_level < 0 || s.compression_level > 9) {
-    return Status::InvalidArgument("compression level must be 0 (off) to 9");
+  // Whether the codec is built in is checked where it is used (Create, and
+  // an open falls back to zlib): a zlib-only build still reads a zstd repository.
+  const uint8_t codec = s.codec != 0 ? s.codec : DefaultCodec();
+  if (codec != kCodecZlib && codec != kCodecZstd) {
+    return Status::InvalidArgument("unknown codec " + std::to_string(codec) + " (expected zlib or zstd)");
+  }
+  if (s.compression_level < 0 || s.compression_level > CodecMaxLevel(codec)) {
+    return Status::InvalidArgument("compression level must be 0 (off) to " + std::to_string(CodecMaxLevel(codec)) +
+                                   " for " + CodecName(codec));
+  }
+  return Status::OK();
+}
+
+Status CodecNotBuiltIn(uint8_t codec) {
+  return Status::NotSupported(std::string("codec ") + CodecName(codec) +
+                              " is not built into this chunkfs (built without libzstd): use zlib");
+}
+
+// The codec new chunks get: the open's override (which must be built in),
+// else the header's; a header's codec this build lacks falls back to zlib
+// (level at most 9), with a log line. REQUIRES: settings read from the header.
+Status ChooseCodec(const OpenOptions& options, StoreContext* ctx) {
+  RepoSettings& s = ctx->settings;
+  if (options.codec != 0) {
+    if (options.codec != kCodecZlib && options.codec != kCodecZstd) {
+      return Status::InvalidArgument("unknown codec " + std::to_string(options.codec) + " (expected zlib or zstd)");
+    }
+    if (!CodecBuiltIn(options.codec)) return CodecNotBuiltIn(options.codec);
+    s.codec = options.codec;
+  }
+  if (s.codec == 0) s.codec = DefaultCodec();  // a damaged header replaced by defaults
+  if (!CodecBuiltIn(s.codec)) {
+    if (!ctx->read_only) {
+      ctx->Log(std::string("repository codec is ") + CodecName(s.codec) +
+               ", which this build lacks (no libzstd): new chunks are stored with zlib");
+    }
+    s.codec = kCodecZlib;
+    s.compression_level = std::min(s.compression_level, CodecMaxLevel(kCodecZlib));
   }
   return Status::OK();
 }
@@ -84,6 +122,7 @@ Status Repository::Create(const std::string& path, const RepoSettings& settings,
   if (env == nullptr) env = Env::Default();
   Status s = ValidateSettings(settings);
   if (!s.ok()) return s;
+  if (settings.codec != 0 && !CodecBuiltIn(settings.codec)) return CodecNotBuiltIn(settings.codec);
   bool is_dir = false;
   s = env->IsDirectory(path, &is_dir);
   if (s.ok() && !is_dir) return Status::InvalidArgument(path + " exists and is not a directory");
@@ -138,14 +177,23 @@ Status RaiseOpenFileLimit(uint64_t* soft) {
   return Status::OK();
 }
 
-// Rewrites the header of an older version as the current one (settings as
-// stored, not as overridden by an open). REQUIRES: the owner lock.
-Status UpgradeHeader(Env* env, const std::string& path) {
+namespace {
+
+// Rewrites the header with at least `version` (settings as stored, not as
+// overridden by an open). REQUIRES: the owner lock.
+Status RaiseHeaderVersion(Env* env, const std::string& path, uint32_t version) {
   RepoSettings stored;
   Status s = ReadHeader(env, path, &stored);
-  if (!s.ok() || stored.format_version >= format::kRepoVersion) return s;
+  if (!s.ok() || stored.format_version >= version) return s;
+  stored.format_version = version;
   return env->WriteFileAtomic(path, fn::kHeaderName, records::EncodeRepoHeader(stored));
 }
+
+}  // namespace
+
+// Rewrites the header of an older version as the current one (settings as
+// stored, not as overridden by an open). REQUIRES: the owner lock.
+Status UpgradeHeader(Env* env, const std::string& path) { return RaiseHeaderVersion(env, path, format::kRepoVersion); }
 
 Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLock>* lock) {
   std::string holder;
@@ -171,7 +219,13 @@ Status OpenLocked(const std::string& path, const OpenOptions& options, std::uniq
   if (!s.ok()) return s;
   if (options.max_chunk_size != 0) ctx->settings.max_chunk_size = options.max_chunk_size;
   if (options.compression_level >= 0) ctx->settings.compression_level = options.compression_level;
+  if (!(s = ChooseCodec(options, ctx.get())).ok()) return s;
   if (!(s = ValidateSettings(ctx->settings)).ok()) return s;
+  if (!ctx->read_only && ctx->settings.codec == kCodecZstd && ctx->settings.format_version < format::kRepoVersionZstd) {
+    // Before the first zstd record: a version-2 program must refuse the repository from now on.
+    if (!(s = RaiseHeaderVersion(ctx->env, path, format::kRepoVersionZstd)).ok()) return s.WithContext("upgrading the header");
+    ctx->settings.format_version = format::kRepoVersionZstd;
+  }
   ctx->format_version = ctx->settings.format_version;
   size_t max_files = options.max_open_files != 0 ? options.max_open_files : FileCache::DefaultCapacity();
   ctx->files = std::make_unique<FileCache>(ctx->env, max_files);

@@ -68,7 +68,7 @@ Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Diges
                      (ctx_->tokens_open.load() == 0 || shard.MarkUsed(d));
   if (!found) {  // compress outside the shard lock
     std::string compressed;
-    uint8_t codec = codec::Encode(data, ctx_->settings.compression_level, &compressed);
+    uint8_t codec = codec::Encode(data, ctx_->settings.codec, ctx_->settings.compression_level, &compressed);
     std::string_view payload = codec == format::kCodecRaw ? data : std::string_view(compressed);
     Status s = shard.Append(d, static_cast<uint32_t>(data.size()), codec, payload, &result->was_new);
     if (!s.ok()) return Fail(s);

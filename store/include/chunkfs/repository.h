@@ -35,6 +35,10 @@ struct RepoSettings {
   uint32_t max_chunk_size = 16u << 20;
   // zlib level 1..9 (0: store every chunk raw).
   int compression_level = 1;
+  // Codec of new chunks (chunkfs/codec.h): kCodecZlib or kCodecZstd; 0 at
+  // Create means DefaultCodec(). Read back as the header's (zlib for
+  // headers written before codecs were a setting).
+  uint8_t codec = 0;
   // The format version read from the header (docs/FORMAT.md); ignored by
   // Create, which writes the current one.
   uint32_t format_version = 0;
@@ -55,6 +59,7 @@ struct OpenOptions {
   // Overrides for this open only (0 / -1: use the header's value).
   uint32_t max_chunk_size = 0;
   int compression_level = -1;
+  uint8_t codec = 0;  // kCodecZlib / kCodecZstd (chunkfs/codec.h); 0: the header's
   // Pack files kept open for reads at most (a least-recently-used cache,
   // like LevelDB's max_open_files); 0: derived from RLIMIT_NOFILE (see
   // RaiseOpenFileLimit). A writer also keeps one pack per shard open.
@@ -71,7 +76,7 @@ struct OpenOptions {
 struct ChunkInfo {
   uint64_t raw_size = 0;     // uncompressed bytes
   uint64_t stored_size = 0;  // bytes of payload on disk
-  uint8_t codec = 0;         // 0 raw, 1 zlib
+  uint8_t codec = 0;         // 0 raw, 1 zlib, 2 zstd
 };
 
 struct PutResult {

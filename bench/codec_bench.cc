@@ -1,0 +1,180 @@
+// codec_bench: zlib against zstd, per chunk size and kind of data, as the
+// store uses them (docs/BENCHMARKS.md "Codecs").
+//
+//   codec_bench [DIR] [--mib N] [--level L]
+//
+// For text-like and random chunks of 64 KiB, 1 MiB and 16 MiB (N MiB of
+// each, default 32), with each codec at level L (default 1):
+//   ratio      stored bytes / raw bytes (random data is stored raw: 1.00)
+//   enc, dec   the codec alone, one core (codec::Encode with its sample
+//              check, codec::Decode), MB/s of raw bytes
+//   put, get   Repository::Put of every chunk then Sync (SHA-256, codec,
+//              append, fsync) and Repository::Get of each (read, decode,
+//              SHA-256 check; packs in the page cache), MB/s of raw bytes
+// and zstd/zlib ratios of the same run (the machine is shared and noisy:
+// only the ratios are meant to be compared between runs).
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../store/src/codec.h"
+#include "chunkfs/codec.h"
+#include "chunkfs/repository.h"
+
+using namespace chunkfs;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void OrDie(const Status& s, const char* what) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "codec_bench: %s: %s\n", what, s.ToString().c_str());
+  std::exit(1);
+}
+
+double Secs(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
+double MBps(uint64_t bytes, double secs) { return secs > 0 ? bytes / secs / 1e6 : 0; }
+
+// Text-like: words from a 4,000-word vocabulary drawn with a skewed
+// (Zipf-like) frequency, punctuation and line breaks; zlib level 1 shrinks
+// it to about 40 %, like source code or logs.
+class TextGen {
+ public:
+  TextGen() {
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 4000; ++i) {
+      std::string w;
+      size_t len = 2 + rng() % 9;
+      for (size_t k = 0; k < len; ++k) w += static_cast<char>('a' + rng() % 26);
+      words_.push_back(w);
+    }
+  }
+  std::string Make(size_t size, uint64_t seed) const {
+    std::mt19937_64 rng(seed);
+    std::string out;
+    out.reserve(size + 16);
+    while (out.size() < size) {
+      uint64_t r = rng();
+      size_t idx = (r % 4000) * ((r >> 20) % 4000) / 4000;  // skewed towards small indices
+      out += words_[idx];
+      out += (r >> 40) % 12 == 0 ? ".\n" : (r >> 40) % 7 == 0 ? ", " : " ";
+    }
+    out.resize(size);
+    return out;
+  }
+
+ private:
+  std::vector<std::string> words_;
+};
+
+std::string Random(size_t size, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(size, '\0');
+  for (size_t k = 0; k + 8 <= size; k += 8) {
+    uint64_t r = rng();
+    std::memcpy(&out[k], &r, 8);
+  }
+  return out;
+}
+
+struct Cell {
+  double ratio = 0, enc = 0, dec = 0, put = 0, get = 0;
+};
+
+Cell Measure(const std::vector<std::string>& chunks, uint8_t codec_id, int level, const std::string& dir) {
+  Cell c;
+  uint64_t raw = 0, stored = 0;
+  std::vector<std::string> enc(chunks.size());
+  std::vector<uint8_t> used(chunks.size());
+  auto t = Clock::now();
+  for (size_t i = 0; i < chunks.size(); ++i) used[i] = codec::Encode(chunks[i], codec_id, level, &enc[i]);
+  c.enc = Secs(t);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    raw += chunks[i].size();
+    stored += used[i] == 0 ? chunks[i].size() : enc[i].size();
+  }
+  c.ratio = static_cast<double>(stored) / raw;
+  std::string out;
+  t = Clock::now();
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    std::string_view payload = used[i] == 0 ? std::string_view(chunks[i]) : std::string_view(enc[i]);
+    OrDie(codec::Decode(used[i], payload, static_cast<uint32_t>(chunks[i].size()), &out), "decode");
+  }
+  c.dec = Secs(t);
+  c.enc = MBps(raw, c.enc);
+  c.dec = MBps(raw, c.dec);
+
+  std::filesystem::remove_all(dir);
+  RepoSettings rs;
+  rs.codec = codec_id;
+  rs.compression_level = level;
+  OrDie(Repository::Create(dir, rs), "create");
+  std::unique_ptr<Repository> repo;
+  OrDie(Repository::Open(dir, OpenOptions{}, &repo), "open");
+  t = Clock::now();
+  std::vector<Digest> digests;
+  for (const auto& ch : chunks) {
+    PutResult r;
+    OrDie(repo->Put(ch, &r), "put");
+    digests.push_back(r.digest);
+  }
+  OrDie(repo->Sync(), "sync");
+  c.put = MBps(raw, Secs(t));
+  t = Clock::now();
+  for (const auto& d : digests) OrDie(repo->Get(d, &out), "get");
+  c.get = MBps(raw, Secs(t));
+  OrDie(repo->Close(), "close");
+  std::filesystem::remove_all(dir);
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir = "/tmp/codec_bench";
+  uint64_t mib = 32;
+  int level = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--mib" && i + 1 < argc) mib = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--level" && i + 1 < argc) level = std::atoi(argv[++i]);
+    else if (a[0] != '-') dir = a;
+    else {
+      std::fprintf(stderr, "usage: codec_bench [DIR] [--mib N] [--level L]\n");
+      return 2;
+    }
+  }
+  if (!CodecBuiltIn(kCodecZstd)) {
+    std::fprintf(stderr, "codec_bench: this build has no zstd (CHUNKFS_ZSTD=OFF or libzstd-dev missing)\n");
+    return 1;
+  }
+  std::filesystem::create_directories(dir);
+  TextGen text;
+  std::printf("codec_bench: %llu MiB of each kind and size, level %d, in %s (MB/s of raw bytes, one thread)\n",
+              static_cast<unsigned long long>(mib), level, dir.c_str());
+  std::printf("%-6s %5s %5s | %6s %7s %7s %7s %7s | zstd/zlib: %5s %5s %5s %5s\n", "data", "size", "codec", "ratio",
+              "enc", "dec", "put", "get", "enc", "dec", "put", "get");
+  for (bool is_text : {true, false}) {
+    for (size_t size : {size_t{64} << 10, size_t{1} << 20, size_t{16} << 20}) {
+      size_t n = std::max<size_t>(2, (mib << 20) / size);
+      std::vector<std::string> chunks;
+      for (size_t i = 0; i < n; ++i) chunks.push_back(is_text ? text.Make(size, i + 1) : Random(size, i + 1));
+      Cell z = Measure(chunks, kCodecZlib, level, dir + "/repo");
+      Cell s = Measure(chunks, kCodecZstd, level, dir + "/repo");
+      const char* kind = is_text ? "text" : "random";
+      std::string sz = size >= (1u << 20) ? std::to_string(size >> 20) + "M" : std::to_string(size >> 10) + "K";
+      std::printf("%-6s %5s %5s | %6.3f %7.0f %7.0f %7.0f %7.0f |\n", kind, sz.c_str(), "zlib", z.ratio, z.enc, z.dec,
+                  z.put, z.get);
+      std::printf("%-6s %5s %5s | %6.3f %7.0f %7.0f %7.0f %7.0f | %14.2f %5.2f %5.2f %5.2f\n", kind, sz.c_str(),
+                  "zstd", s.ratio, s.enc, s.dec, s.put, s.get, s.enc / z.enc, s.dec / z.dec, s.put / z.put,
+                  s.get / z.get);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}

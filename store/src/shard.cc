@@ -415,8 +415,11 @@ Status Shard::ResumePack(Unsealed u) {
   p->crc = u.crc;
   p->idx_dirty = true;
   p->dir_unsynced = true;  // we cannot know; the next Sync makes sure
-  for (const auto& [d, e] : p->entries) FilterAdd(d);
+  // In open_ before its digests go into the filter: a FilterAdd that grows
+  // the filter rebuilds it from open_ and frozen_, and would drop the
+  // digests of a pack not yet in either (they were then never found).
   open_.push_back(std::move(p));
+  for (const auto& [d, e] : open_.back()->entries) FilterAdd(d);
   return Status::OK();
 }
 

@@ -106,6 +106,11 @@ TEST_F(BadRepoTest, NoPermission) {
   //    work, writers (repair, put) are refused.
   fs::permissions(Repo(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                               fs::perms::others_read | fs::perms::others_exec);
+  //    Everything below too (the store makes it 0700/0600; an earlier one 0755/0644).
+  for (const auto& e : fs::recursive_directory_iterator(Repo())) {
+    const fs::perms x = e.is_directory() ? fs::perms::group_exec | fs::perms::others_exec : fs::perms::none;
+    fs::permissions(e.path(), fs::perms::group_read | fs::perms::others_read | x, fs::perm_options::add);
+  }
   if (root) {
     CliResult cli = RunChunkctl({"check", Repo(), "--read-data"}, "/tmp", uid);
     EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err;

@@ -22,9 +22,9 @@ namespace {
 constexpr size_t kMaxUnmergedPacks = 16;
 constexpr uint64_t kUnmergedShare = 8;
 // A shard gets its first merged index once it has this many sealed packs:
-// below, searching each idx costs about as much, and the file's fixed part
+// with one, searching its idx costs the same, and the file's fixed part
 // (2 KiB, a 4 KiB block on disk) would weigh on small repositories.
-constexpr size_t kFirstMergePacks = 4;
+constexpr size_t kFirstMergePacks = 2;
 }  // namespace
 
 std::shared_ptr<const MergedIndex> Shard::LoadMergedFile() {

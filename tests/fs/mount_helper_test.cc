@@ -57,12 +57,29 @@ class MountHelperTest : public ::testing::Test {
     error_ = new std::string(PrivateBinDir());
   }
 
+  // The mountpoints of this namespace's FUSE mounts.
+  static std::vector<std::string> FuseMounts() {
+    std::vector<std::string> points;
+    std::ifstream in("/proc/self/mountinfo");
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream f(line);
+      std::string id, parent, devno, root, point;
+      f >> id >> parent >> devno >> root >> point;
+      size_t dash = line.find(" - ");
+      if (dash != std::string::npos && line.compare(dash + 3, 5, "fuse.") == 0) points.push_back(point);
+    }
+    return points;
+  }
+
   // Sets up the namespace (see the top); "" or what failed.
   static std::string PrivateBinDir() {
     if (::unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
       return std::string("making / private: ") + std::strerror(errno);
     }
+    // Our copies of FUSE mounts other tests have made (CTest runs tests in
+    // parallel) would keep their file systems alive after their unmount.
+    for (const std::string& point : FuseMounts()) (void)::umount2(point.c_str(), MNT_DETACH);  // ours only
     char tmpl[] = "/tmp/chunkfs-helper-bin-XXXXXX";
     if (!::mkdtemp(tmpl)) return std::string("mkdtemp: ") + std::strerror(errno);
     bin_dir_ = new std::string(tmpl);

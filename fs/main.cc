@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -340,6 +341,7 @@ int main(int argc, char** argv) {
     return chunkfs::fs::Run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "chunkfs: %s\n", e.what());
+    ::syslog(LOG_ERR, "%s", e.what());  // stderr is /dev/null once detached
     return 1;
   }
 }

@@ -3,7 +3,7 @@
 //
 //   store_bench [DIR] [--chunks N] [--size BYTES]
 //   store_bench [DIR] --scale     lookup cost with 10 thousand vs 1 million chunks
-//   store_bench [DIR] --bigrepo [--max N]
+//   store_bench [DIR] --bigrepo [--max N | --only N]
 //                                 repositories of 10 thousand, 1 million (and N,
 //                                 e.g. 10000000) 64-byte chunks, ~1000 a pack (the
 //                                 pack/chunk ratio of 64 KiB chunks in 64 MiB
@@ -277,9 +277,10 @@ double DependentReadUs(size_t n) {
   return i == 42 ? us + 0 : us;
 }
 
-int RunBigRepo(const std::string& dir, size_t max_n) {
+int RunBigRepo(const std::string& dir, size_t max_n, size_t only_n) {
   std::vector<size_t> sizes = {10000, 1000000};
   if (max_n > 1000000) sizes.push_back(max_n);
+  if (only_n != 0) sizes = {only_n};
   std::printf("big repositories: 64-byte chunks, ~1000 per pack; new = merged index, old = OpenOptions::merged_index\n"
               "off (every idx read at open, one search per pack); ratio = old / new (> 1: new is better)\n\n");
   std::printf("%-9s %6s %-4s %10s %10s %9s %9s %9s %12s\n", "chunks", "packs", "path", "present us", "absent us",
@@ -339,7 +340,7 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp/chunkfs-bench";
   size_t n = 2000, size = 64 * 1024;
   bool scale = false, big = false;
-  size_t max_n = 0;
+  size_t max_n = 0, only_n = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--scale") scale = true;
@@ -350,6 +351,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     else if (a == "--max" && i + 1 < argc) max_n = std::stoul(argv[++i]);
+    else if (a == "--only" && i + 1 < argc) only_n = std::stoul(argv[++i]);
     else
     if (a == "--chunks" && i + 1 < argc) n = std::stoul(argv[++i]);
     else if (a == "--size" && i + 1 < argc) size = std::stoul(argv[++i]);
@@ -358,7 +360,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   if (scale) return RunScale(dir);
-  if (big) return RunBigRepo(dir, max_n);
+  if (big) return RunBigRepo(dir, max_n, only_n);
   auto chunks = MakeChunks(n, size);
   double mb = double(n) * size / 1e6;
   std::printf("store_bench: %zu chunks of %zu bytes (half random, half text) in %s\n\n", n, size, dir.c_str());

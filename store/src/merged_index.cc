@@ -11,6 +11,8 @@ using namespace chunkfs::format;
 
 namespace {
 constexpr size_t kFanoutBytes = 256 * 4;
+// Buckets larger than this are searched by interpolation first.
+constexpr uint64_t kInterpolateAbove = 1;
 
 // Offsets of the sections after the header (docs/FORMAT.md "Merged index").
 struct Layout {
@@ -198,9 +200,28 @@ Status MergedIndex::Range(const Digest& d, uint64_t* begin, uint64_t* end) const
   Status s = CheckBucket(b);
   if (!s.ok()) return s;
   uint64_t lo = BucketBegin(b), hi = BucketEnd(b);
-  while (lo < hi) {  // the first entry not below d
+  auto less = [&](uint64_t i) { return std::memcmp(entries_ + i * kMidxEntrySize, d.bytes.data(), Digest::kSize) < 0; };
+  // The first entry not below d is in [lo, hi]: every entry before lo is
+  // below, every one from hi on is not. Digests are uniform, so bytes 2..9
+  // say where in the bucket d falls: guess there, gallop to bracket it,
+  // then bisect (2 to 4 reads instead of log2 of the bucket).
+  if (hi - lo > kInterpolateAbove) {
+    uint64_t key = 0;
+    for (int i = 2; i < 10; ++i) key = key << 8 | d.bytes[i];
+    const uint64_t g = lo + static_cast<uint64_t>((static_cast<unsigned __int128>(key) * (hi - lo)) >> 64);
+    if (less(g)) {
+      uint64_t p = g, step = 1;
+      for (lo = g + 1; (p = g + step) < hi && less(p); step *= 2) lo = p + 1;
+      hi = std::min(p, hi);
+    } else {
+      uint64_t step = 1;
+      for (hi = g; step <= g - lo && !less(g - step); step *= 2) hi = g - step;
+      if (step <= g - lo) lo = g - step + 1;
+    }
+  }
+  while (lo < hi) {
     uint64_t mid = lo + (hi - lo) / 2;
-    if (std::memcmp(entries_ + mid * kMidxEntrySize, d.bytes.data(), Digest::kSize) < 0) lo = mid + 1;
+    if (less(mid)) lo = mid + 1;
     else hi = mid;
   }
   *begin = *end = lo;

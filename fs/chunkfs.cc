@@ -1,6 +1,8 @@
 // ChunkFs: dispatch by inode kind, file handles, the commit and the flusher.
 #include "chunkfs.h"
 
+#include "readahead.h"
+
 #include <fcntl.h>
 #include <sys/statvfs.h>
 
@@ -170,6 +172,16 @@ void ChunkFs::Init(fuse_conn_info* conn) {
   // Cached pages of an /incoming name are dropped when its size or mtime
   // changes (a name rewritten under the same inode).
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+}
+
+void ChunkFs::AfterInitOnce() {
+  std::call_once(after_init_once_, [this] {
+    if (config_.readahead == 0 || config_.mountpoint.empty()) return;
+    std::string where;
+    if (int err = SetMountReadahead(config_.mountpoint, config_.readahead, &where)) {
+      log_("read-ahead left at the kernel's default (" + where + ": " + std::strerror(err) + ")");
+    }
+  });
 }
 
 // ---------------------------------------------------------------- helpers

@@ -55,6 +55,10 @@ struct FsConfig {
   bool compact = true;
   uint64_t compact_rate = 64ull << 20;  // bytes a second; 0: no limit
   uint64_t compact_interval_ms = 60000;
+  // The kernel's read-ahead on the mount, set at the first request after
+  // INIT (readahead.h; -o readahead): the resolved mountpoint and the size (0: leave it).
+  std::string mountpoint;
+  uint64_t readahead = 0;
 };
 
 // Timeouts (seconds) given to the kernel; see docs/MOUNT.md.
@@ -180,6 +184,10 @@ class ChunkFs {
 
   // ----- operations (0 or an errno; never reply) -----
   void Init(fuse_conn_info* conn);
+  // Called by the first LOOKUP and GETATTR (the first requests the kernel
+  // sends once INIT's answer has been applied, which would have lowered the
+  // read-ahead): raises the read-ahead once. Cheap after the first call.
+  void AfterInitOnce();
   int Lookup(fuse_ino_t parent, const char* name, fuse_entry_param* e);
   void Forget(fuse_ino_t ino, uint64_t nlookup);
   int Getattr(fuse_ino_t ino, struct stat* st, double* timeout);
@@ -306,6 +314,7 @@ class ChunkFs {
 
   const FsConfig config_;
   const Logger log_;
+  std::once_flag after_init_once_;
   // Declared before inodes_ and handles_ (so destroyed after them): the
   // uploads they hold give their memory back to it when destroyed, also at
   // a shutdown while files are still open (SIGTERM during a copy).

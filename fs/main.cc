@@ -31,7 +31,6 @@
 #include "malloc_config.h"
 #include "ops_table.h"
 #include "options.h"
-#include "readahead.h"
 
 namespace chunkfs::fs {
 namespace {
@@ -221,7 +220,6 @@ int Run(int argc, char** argv) {
   // Every option is checked (libfuse's by fuse_session_new) before anything
   // is created or mounted.
   std::string repo_path = Absolute(o.repo);
-  std::string mountpoint_path = Absolute(o.mountpoint);  // before mounting: resolving it later would ask the mount
   AddMountOptions(&args, o, repo_path);
 
   ConfigureMallocForMount();  // large buffers go back to the system when freed
@@ -240,6 +238,8 @@ int Run(int argc, char** argv) {
   cfg.tmp_dir = repo_paths::TempDir(repo_path);
   cfg.uid = ::getuid();
   cfg.gid = ::getgid();
+  cfg.mountpoint = Absolute(o.mountpoint);  // resolved now: resolving it once mounted would ask the mount
+  cfg.readahead = o.readahead;
   cfg.incoming_mode = o.incoming_mode;
   cfg.incoming_group = o.incoming_group;
   // The file system reports problems a client can repeat (damage, a wrong
@@ -299,7 +299,6 @@ int Run(int argc, char** argv) {
   log.Info("mounted " + repo_path + " on " + o.mountpoint);
   NotifySystemd("READY=1");
   fs->StartThreads();
-  ReadaheadTuner readahead(mountpoint_path, o.readahead, [&log](const std::string& m) { log.Warning(m); });
 
   int rc;
   if (o.singlethread) {

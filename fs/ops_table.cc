@@ -46,7 +46,10 @@ void OpInit(void* userdata, struct fuse_conn_info* conn) {
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fuse_entry_param e;
-  int err = Guard([&] { return Fs(req).Lookup(parent, name, &e); });
+  int err = Guard([&] {
+    Fs(req).AfterInitOnce();
+    return Fs(req).Lookup(parent, name, &e);
+  });
   ReplyEntry(req, err, e);
 }
 
@@ -69,7 +72,10 @@ void OpForgetMulti(fuse_req_t req, size_t count, struct fuse_forget_data* forget
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* /*fi*/) {
   struct stat st;
   double timeout = 0;
-  int err = Guard([&] { return Fs(req).Getattr(ino, &st, &timeout); });
+  int err = Guard([&] {
+    Fs(req).AfterInitOnce();
+    return Fs(req).Getattr(ino, &st, &timeout);
+  });
   if (err) {
     fuse_reply_err(req, err);
   } else {

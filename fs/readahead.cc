@@ -1,13 +1,11 @@
 #include "readahead.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
 #include <sstream>
-#include <cstring>
 
 namespace chunkfs::fs {
 
@@ -58,22 +56,6 @@ int SetMountReadahead(const std::string& mountpoint, uint64_t bytes, std::string
   if (::write(fd, value.data(), value.size()) != static_cast<ssize_t>(value.size())) err = errno ? errno : EIO;
   ::close(fd);
   return err;
-}
-
-ReadaheadTuner::ReadaheadTuner(std::string mountpoint, uint64_t bytes, LogFn log) {
-  if (bytes == 0) return;
-  thread_ = std::thread([mountpoint = std::move(mountpoint), bytes, log = std::move(log)] {
-    struct stat st;
-    if (::stat(mountpoint.c_str(), &st) != 0) return;  // the mount went away first
-    std::string where;
-    if (int err = SetMountReadahead(mountpoint, bytes, &where)) {
-      log("read-ahead left at the kernel's default (" + where + ": " + std::strerror(err) + ")");
-    }
-  });
-}
-
-ReadaheadTuner::~ReadaheadTuner() {
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace chunkfs::fs

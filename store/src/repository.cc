@@ -53,7 +53,9 @@ Status ChooseCodec(const OpenOptions& options, StoreContext* ctx) {
     if (!CodecBuiltIn(options.codec)) return CodecNotBuiltIn(options.codec);
     s.codec = options.codec;
   }
-  if (s.codec == 0) s.codec = DefaultCodec();  // a damaged header replaced by defaults
+  // A damaged header replaced by defaults: zlib, which every format version
+  // reads, since the header cannot be raised to the zstd version until repair.
+  if (s.codec == 0) s.codec = kCodecZlib;
   if (!CodecBuiltIn(s.codec)) {
     if (!ctx->read_only) {
       ctx->Log(std::string("repository codec is ") + CodecName(s.codec) +

@@ -164,7 +164,7 @@ TEST_F(LifecycleTest, BadCommandLines) {
       {r + " " + m + " -f -o bogus_option -o create", 2, "unknown option"},
       {r + " " + m + " -f -o max_chunk=abc -o create", 2, "max_chunk=abc: malformed"},
       {r + " " + m + " -f -o max_chunk=0 -o create", 2, "out of range"},
-      {r + " " + m + " -f -o compression=12 -o create", 2, "out of range"},
+      {r + " " + m + " -f -o compression=20 -o create", 2, "out of range"},
       {r + " " + m + " -f -o flush_interval=soon -o create", 2, "malformed"},
       {r + " " + m + " -f -o pack_size -o create", 2, "needs a value"},
       {r + " " + m + " extra -f", 2, "unexpected argument"},

@@ -122,7 +122,7 @@ TEST(ParseCommandLineTest, Errors) {
       {{"r", "m", "-o", "max_chunk=abc"}, "max_chunk=abc: malformed"},
       {{"r", "m", "-o", "max_chunk=2G"}, "out of range"},
       {{"r", "m", "-o", "max_chunk=0"}, "out of range"},
-      {{"r", "m", "-o", "compression=10"}, "out of range"},
+      {{"r", "m", "-o", "compression=20"}, "out of range"},
       {{"r", "m", "-o", "compression=x"}, "malformed"},
       {{"r", "m", "-o", "flush_interval=0"}, "out of range"},
       {{"r", "m", "-o", "flush_interval=2h"}, "malformed"},

@@ -246,7 +246,7 @@ TEST_F(ChunkctlTest, UsageErrorsExitTwo) {
   EXPECT_TRUE(FailsWith(Run({"init", Sub("x"), "--bogus"}), 2));
   EXPECT_TRUE(FailsWith(Run({"init", Sub("x"), "--pack-size", "12Q"}), 2));
   EXPECT_TRUE(FailsWith(Run({"init", Sub("x"), "--pack-size"}), 2));
-  EXPECT_TRUE(FailsWith(Run({"init", Sub("x"), "--compression", "11"}), 2));
+  EXPECT_TRUE(FailsWith(Run({"init", Sub("x"), "--compression", "20"}), 2));
   EXPECT_TRUE(FailsWith(Run({"init", Sub("x"), "--max-chunk", "99G"}), 2));
   EXPECT_FALSE(fs::exists(Sub("x")));
   EXPECT_TRUE(FailsWith(Run({"init"}), 2));

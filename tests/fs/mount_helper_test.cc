@@ -75,7 +75,11 @@ class MountHelperTest : public ::testing::Test {
   static std::string PrivateBinDir() {
     if (::unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-      return std::string("making / private: ") + std::strerror(errno);
+      // EINVAL: "/" is not a mount point, as in a chroot made from a plain
+      // folder; bind-mount the folder onto itself before entering it
+      // (`mount --bind DIR DIR`), as every machine and container has "/".
+      return std::string("making / private: ") + std::strerror(errno) +
+             (errno == EINVAL ? " (\"/\" is not a mount point: in a chroot, `mount --bind DIR DIR` first)" : "");
     }
     // Our copies of FUSE mounts other tests have made (CTest runs tests in
     // parallel) would keep their file systems alive after their unmount.

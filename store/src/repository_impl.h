@@ -34,6 +34,8 @@ class RepositoryImpl final : public Repository {
   Status Put(std::string_view data, PutResult* result, const Digest* expected) override;
   Status Get(const Digest& digest, std::string* out) override;
   Status Stat(const Digest& digest, ChunkInfo* info) override;
+  Status PutBlocks(const Digest& digest, std::vector<EncodedBlock> blocks, PutResult* result) override;
+  Status OpenChunk(const Digest& digest, std::unique_ptr<ChunkReader>* out) override;
   Status Sync() override;
   std::unique_ptr<DigestIterator> NewIterator() override;
   RepoStats GetStats() override;

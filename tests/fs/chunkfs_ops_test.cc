@@ -157,6 +157,10 @@ class ThrowingSyncRepo : public Repository {
   }
   Status Get(const Digest& d, std::string* out) override { return inner_->Get(d, out); }
   Status Stat(const Digest& d, ChunkInfo* info) override { return inner_->Stat(d, info); }
+  Status PutBlocks(const Digest& d, std::vector<EncodedBlock> b, PutResult* r) override {
+    return inner_->PutBlocks(d, std::move(b), r);
+  }
+  Status OpenChunk(const Digest& d, std::unique_ptr<ChunkReader>* out) override { return inner_->OpenChunk(d, out); }
   Status Sync() override {
     if (calls_.fetch_add(1) < throws_) throw std::bad_alloc();
     return inner_->Sync();

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chunkfs/blocks.h"
 #include "chunkfs/digest.h"
 #include "chunkfs/env.h"
 #include "chunkfs/status.h"
@@ -202,6 +203,18 @@ class Repository {
   virtual Status Get(const Digest& digest, std::string* out) = 0;
   // NotFound if absent. Does not read the payload.
   virtual Status Stat(const Digest& digest, ChunkInfo* info) = 0;
+  // Stores a chunk given as its encoded blocks (EncodeBlock, in order: every
+  // block but the last holds kBlockSize raw bytes) whose whole content
+  // hashes to `digest`; the caller computed `digest` and the block hashes
+  // from the bytes (the store does not re-read them). One block is stored
+  // as a plain record, several as a blocked record. Dedup, readability and
+  // durability as Put.
+  virtual Status PutBlocks(const Digest& digest, std::vector<EncodedBlock> blocks, PutResult* result) = 0;
+  // Opens a stored chunk for reading block by block (NotFound if absent).
+  // The reader stays valid after a prune or compaction of the chunk
+  // (it keeps the pack open) and reads nothing until ReadBlock.
+  virtual Status OpenChunk(const Digest& digest, std::unique_ptr<ChunkReader>* out) = 0;
+
   bool Contains(const Digest& digest) {
     ChunkInfo info;
     return Stat(digest, &info).ok();

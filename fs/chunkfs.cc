@@ -151,6 +151,7 @@ Status ChunkFs::Shutdown() {
   }
   flusher_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+  workers_.Shutdown();  // runs what is queued (uploads still hold the repository)
   Status result;
   if (repo_) {
     Status s;

@@ -32,6 +32,7 @@
 #include "control.h"
 #include "inode_table.h"
 #include "upload.h"
+#include "worker_pool.h"
 
 namespace chunkfs::fs {
 
@@ -45,6 +46,7 @@ struct FsConfig {
   std::string tmp_dir;  // REPO/tmp: where uploads spill
   Env* env = nullptr;   // spill files go through it (nullptr: Env::Default())
   unsigned commit_slots = 0;  // large commits at once (CommitGate; 0: one per core)
+  unsigned worker_threads = 0;  // WorkerPool threads (0: one per core)
   uint32_t uid = 0;     // owner of the fixed inodes and of chunks
   uint32_t gid = 0;
   // /incoming's permission bits and group (-1: gid above); -o incoming_mode,
@@ -326,6 +328,9 @@ class ChunkFs {
   HandleTable handles_;
   ChunkCache cache_;
   FsCounters counters_;
+  // CPU work of large chunks (compressing upload blocks, reading ahead);
+  // declared after everything its tasks use, so joined before they go.
+  WorkerPool workers_{config_.worker_threads};
   const struct timespec mount_time_;
 
   std::atomic<bool> unsynced_{false};

@@ -1,14 +1,9 @@
 // Blocked records (chunkfs/blocks.h): RepositoryImpl::PutBlocks and
-// OpenChunk, and EncodeBlock. Work in progress (issue 9): not implemented yet.
+// OpenChunk (EncodeBlock: blocks.cc). Work in progress (issue 9): not implemented yet.
 #include "chunkfs/blocks.h"
 #include "repository_impl.h"
 
 namespace chunkfs {
-
-Status EncodeBlock(std::string_view raw, uint8_t codec, int level, EncodedBlock* out) {
-  (void)raw, (void)codec, (void)level, (void)out;
-  return Status::NotSupported("EncodeBlock: blocked records are not implemented yet");
-}
 
 Status RepositoryImpl::PutBlocks(const Digest& digest, std::vector<EncodedBlock> blocks, PutResult* result) {
   (void)digest, (void)blocks, (void)result;

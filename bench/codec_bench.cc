@@ -13,13 +13,24 @@
 //              SHA-256 check; packs in the page cache), MB/s of raw bytes
 // and zstd/zlib ratios of the same run (the machine is shared and noisy:
 // only the ratios are meant to be compared between runs).
+//
+//   codec_bench --throughput [--threads N] [--block BYTES] [--codec NAME] [--level L] FILE...
+//
+// The baseline of bench/run-all's text-ingest rows: FILE... read into
+// memory, cut into blocks of BYTES (default 1 MiB) and encoded (codec::Encode,
+// default codec DefaultCodec(), level 1) on N threads (default 2), block k on
+// thread k mod N; the best of 3 passes. Prints one line, "codec_throughput
+// codec=... threads=... MBps=...", MB/s of raw bytes.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../store/src/codec.h"
@@ -133,9 +144,71 @@ Cell Measure(const std::vector<std::string>& chunks, uint8_t codec_id, int level
   return c;
 }
 
+struct ThroughputOptions {
+  std::vector<std::string> files;
+  size_t threads = 2, block = 1 << 20;
+  uint8_t codec = DefaultCodec();
+  int level = 1;
+};
+
+// Seconds to encode every block of `data` on opt.threads threads.
+double EncodeBlocks(std::string_view data, const ThroughputOptions& opt) {
+  auto t = Clock::now();
+  auto work = [&](size_t first) {
+    std::string out;
+    for (size_t off = first * opt.block; off < data.size(); off += opt.threads * opt.block)
+      (void)codec::Encode(data.substr(off, opt.block), opt.codec, opt.level, &out);  // the bytes are not kept
+  };
+  std::vector<std::thread> pool;
+  for (size_t k = 1; k < opt.threads; ++k) pool.emplace_back(work, k);
+  work(0);
+  for (auto& th : pool) th.join();
+  return Secs(t);
+}
+
+int RunThroughput(const ThroughputOptions& opt) {
+  std::string data;
+  for (const auto& f : opt.files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "codec_bench: cannot read %s\n", f.c_str());
+      return 1;
+    }
+    data.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  double best = 1e9;
+  for (int pass = 0; pass < 3; ++pass) best = std::min(best, EncodeBlocks(data, opt));
+  std::printf("codec_throughput codec=%s level=%d threads=%zu block=%zu bytes=%zu secs=%.4f MBps=%.1f\n",
+              CodecName(opt.codec), opt.level, opt.threads, opt.block, data.size(), best, MBps(data.size(), best));
+  return 0;
+}
+
+int ThroughputUsage() {
+  std::fprintf(stderr, "usage: codec_bench --throughput [--threads N] [--block BYTES] [--codec zlib|zstd] "
+                       "[--level L] FILE... (the codec must be built in)\n");
+  return 2;
+}
+
+// codec_bench --throughput ...: parses the options of that mode.
+int ThroughputMain(int argc, char** argv) {
+  ThroughputOptions opt;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--threads" && i + 1 < argc) opt.threads = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--block" && i + 1 < argc) opt.block = std::max<size_t>(4096, std::strtoull(argv[++i], nullptr, 10));
+    else if (a == "--codec" && i + 1 < argc) opt.codec = CodecFromName(argv[++i]);
+    else if (a == "--level" && i + 1 < argc) opt.level = std::atoi(argv[++i]);
+    else if (a[0] != '-') opt.files.push_back(a);
+    else return ThroughputUsage();
+  }
+  if (opt.files.empty() || !CodecBuiltIn(opt.codec)) return ThroughputUsage();
+  return RunThroughput(opt);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--throughput") return ThroughputMain(argc, argv);
   std::string dir = "/tmp/codec_bench";
   uint64_t mib = 32;
   int level = 1;

@@ -12,6 +12,13 @@
 //                                 writable) and resident bytes per chunk, with
 //                                 the merged index (new) and without (old path,
 //                                 OpenOptions::merged_index = false), as ratios
+//   store_bench DIR --bigrepo --sizes 10000,1000000,10000000 --new-only --reuse --tsv FILE
+//                                 (bench/run-all) the given sizes, the merged
+//                                 index only; repositories built without fsync
+//                                 on two threads (about a minute at 10 M), kept in
+//                                 DIR and reused by later runs (DIR/big-N.done
+//                                 marks a complete one); one tab-separated line a
+//                                 size appended to FILE (see BigTsvHeader)
 //
 // Baselines:
 //   hash+zlib  SHA-256 and zlib level 1 of every chunk in memory: what Put
@@ -28,6 +35,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,10 +43,13 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "chunkfs/env.h"
 #include "chunkfs/repository.h"
 
 using namespace chunkfs;
@@ -186,31 +197,109 @@ bool DropCaches() {
   return f.good();
 }
 
+// The content of chunk i of a big repository: 64 bytes, zero-padded.
+std::string_view BigChunk(size_t i, char (&buf)[64]) {
+  std::memset(buf, 0, sizeof(buf));
+  std::snprintf(buf, sizeof(buf), "big repo chunk %zu", i);
+  return std::string_view(buf, sizeof(buf));
+}
+
+// Every (n / 100000)-th digest of a big repository of n chunks.
+const size_t kSampleCount = 100000;
+std::vector<Digest> BigSample(size_t n) {
+  std::vector<Digest> sample;
+  const size_t every = std::max<size_t>(1, n / kSampleCount);
+  char buf[64];
+  for (size_t i = 0; i < n; i += every) sample.push_back(Sha256(BigChunk(i, buf)));
+  return sample;
+}
+
+// The POSIX Env without fsync (Sync and SyncDir do nothing): only for
+// building a benchmark fixture, which a crash may leave half-written (its
+// ".done" mark is written after a sync(2) of everything). Thread safety: as
+// the Env it wraps.
+class NoSyncEnv : public Env {
+ public:
+  class File : public WritableFile {
+   public:
+    explicit File(std::unique_ptr<WritableFile> f) : f_(std::move(f)) {}
+    Status Append(std::string_view data) override { return f_->Append(data); }
+    Status AppendV(const std::string_view* parts, size_t n) override { return f_->AppendV(parts, n); }
+    Status Sync() override { return Status::OK(); }
+    Status Close() override { return f_->Close(); }
+
+   private:
+    std::unique_ptr<WritableFile> f_;
+  };
+  Status NewAppendableFile(const std::string& p, std::unique_ptr<WritableFile>* out) override {
+    return Wrap(base_->NewAppendableFile(p, out), out);
+  }
+  Status NewWritableFile(const std::string& p, std::unique_ptr<WritableFile>* out) override {
+    return Wrap(base_->NewWritableFile(p, out), out);
+  }
+  Status NewRandomAccessFile(const std::string& p, std::unique_ptr<RandomAccessFile>* out) override {
+    return base_->NewRandomAccessFile(p, out);
+  }
+  Status NewMappedFile(const std::string& p, std::unique_ptr<MappedFile>* out) override {
+    return base_->NewMappedFile(p, out);
+  }
+  Status FileExists(const std::string& p, bool* e) override { return base_->FileExists(p, e); }
+  Status IsDirectory(const std::string& p, bool* d) override { return base_->IsDirectory(p, d); }
+  Status GetFileSize(const std::string& p, uint64_t* s) override { return base_->GetFileSize(p, s); }
+  Status GetChildren(const std::string& d, std::vector<std::string>* n) override { return base_->GetChildren(d, n); }
+  Status GetDirVersion(const std::string& d, uint64_t* v) override { return base_->GetDirVersion(d, v); }
+  Status CreateDir(const std::string& d) override { return base_->CreateDir(d); }
+  Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
+  Status RenameFile(const std::string& a, const std::string& b) override { return base_->RenameFile(a, b); }
+  Status Truncate(const std::string& p, uint64_t s) override { return base_->Truncate(p, s); }
+  Status SyncDir(const std::string&) override { return Status::OK(); }
+  Status LockFile(const std::string& p, std::unique_ptr<FileLock>* l, std::string* h) override {
+    return base_->LockFile(p, l, h);
+  }
+  Status NewTempFile(const std::string& d, std::unique_ptr<TempFile>* out) override {
+    return base_->NewTempFile(d, out);
+  }
+  Status SetDirAccess(const std::string& d, int64_t g) override { return base_->SetDirAccess(d, g); }
+
+ private:
+  static Status Wrap(Status s, std::unique_ptr<WritableFile>* out) {
+    if (s.ok()) *out = std::make_unique<File>(std::move(*out));
+    return s;
+  }
+  Env* base_ = Env::Default();
+};
+
 // A repository of n 64-byte chunks in packs of ~1000 records, written
-// through the store (old path: no merged index written while building);
-// `sample` gets every (n / 100000)-th digest.
-void BuildBig(const std::string& path, size_t n, std::vector<Digest>* sample) {
+// through the store (old path: no merged index written while building).
+// fast: on two threads, without fsync (the --reuse fixture).
+void BuildBig(const std::string& path, size_t n, bool fast) {
   RepoSettings rs;
   rs.pack_size_limit = 1000 * (52 + 64);
   rs.compression_level = 0;
   OrDie(Repository::Create(path, rs), "create");
+  static NoSyncEnv no_sync;
   OpenOptions o;
   o.merged_index = false;
+  if (fast) o.env = &no_sync;
   std::unique_ptr<Repository> repo;
   OrDie(Repository::Open(path, o, &repo), "open");
-  const size_t every = std::max<size_t>(1, n / 100000);
   auto t = Clock::now();
-  for (size_t i = 0; i < n; ++i) {
-    char buf[64] = {};
-    std::snprintf(buf, sizeof(buf), "big repo chunk %zu", i);
-    PutResult r;
-    OrDie(repo->Put(std::string_view(buf, sizeof(buf)), &r), "put");
-    if (i % every == 0) sample->push_back(r.digest);
-    if (i % 200000 == 199999) {
-      OrDie(repo->Sync(), "sync");  // seals the full packs
-      std::fprintf(stderr, "\r  building %zu chunks: %zu%% ", n, i * 100 / n);
+  const size_t threads = fast ? 2 : 1;
+  auto put_range = [&](size_t first) {
+    char buf[64];
+    for (size_t i = first; i < n; i += threads) {
+      PutResult r;
+      OrDie(repo->Put(BigChunk(i, buf), &r), "put");
+      if (i % 200000 == 199999) {
+        OrDie(repo->Sync(), "sync");  // seals the full packs
+        if (first == 0) std::fprintf(stderr, "\r  building %zu chunks: %zu%% ", n, i * 100 / n);
+      }
     }
-  }
+  };
+  std::vector<std::thread> pool;
+  for (size_t k = 1; k < threads; ++k) pool.emplace_back(put_range, k);
+  put_range(0);
+  for (auto& th : pool) th.join();
   OrDie(repo->Close(), "close");
   std::fprintf(stderr, "\r  built %zu chunks in %.1f s\n", n, Secs(t));
 }
@@ -277,41 +366,101 @@ double DependentReadUs(size_t n) {
   return i == 42 ? us + 0 : us;
 }
 
-int RunBigRepo(const std::string& dir, size_t max_n, size_t only_n) {
-  std::vector<size_t> sizes = {10000, 1000000};
-  if (max_n > 1000000) sizes.push_back(max_n);
-  if (only_n != 0) sizes = {only_n};
+// "10000,1000000" -> {10000, 1000000}.
+std::vector<size_t> ParseSizes(const std::string& list) {
+  std::vector<size_t> sizes;
+  std::istringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) sizes.push_back(std::stoul(item));
+  return sizes;
+}
+
+struct BigOptions {
+  std::vector<size_t> sizes;
+  bool new_only = false;  // skip the old path (OpenOptions::merged_index = false)
+  bool reuse = false;     // keep the repositories in DIR and reuse complete ones
+  std::string tsv;        // if set, one line a size appended (BigTsvHeader)
+};
+
+const char* BigTsvHeader() {
+  return "chunks\tpacks\tpresent_us\tabsent_us\topen_warm_s\topen_cold_s\tresident_b_per_chunk\tdependent_read_us"
+         "\tfirst_open_s\tbuild_s\n";
+}
+
+// Builds (or, with reuse, finds) the repository of n chunks; returns its
+// path, *first_open and *build_s (-1 when reused).
+std::string PrepareBig(const std::string& dir, size_t n, bool reuse, double* build_s, double* first_open) {
+  const std::string path = dir + "/big-" + std::to_string(n);
+  const std::string done = path + ".done";
+  *build_s = *first_open = -1;
+  if (reuse && std::filesystem::exists(done)) {
+    std::fprintf(stderr, "  reusing %s\n", path.c_str());
+    return path;
+  }
+  std::filesystem::remove_all(path);
+  std::filesystem::remove(done);
+  auto t = Clock::now();
+  BuildBig(path, n, reuse);
+  *build_s = Secs(t);
+  t = Clock::now();
+  OpenBig(path, true).reset();  // the first open builds the merged indexes
+  *first_open = Secs(t);
+  if (reuse) {
+    sync();
+    std::ofstream(done) << "store_bench --bigrepo: " << n << " chunks of 64 bytes, ~1000 a pack\n";
+  }
+  return path;
+}
+
+int RunBigRepo(const std::string& dir, const BigOptions& opt) {
   std::printf("big repositories: 64-byte chunks, ~1000 per pack; new = merged index, old = OpenOptions::merged_index\n"
               "off (every idx read at open, one search per pack); ratio = old / new (> 1: new is better)\n\n");
   std::printf("%-9s %6s %-4s %10s %10s %9s %9s %9s %12s\n", "chunks", "packs", "path", "present us", "absent us",
               "open s", "cold s", "B/chunk", "1st open s");
-  for (size_t n : sizes) {
-    const std::string path = dir + "/big-" + std::to_string(n);
-    std::vector<Digest> present, absent(200000);
-    BuildBig(path, n, &present);
+  FILE* tsv = nullptr;
+  if (!opt.tsv.empty()) {
+    const bool fresh = !std::filesystem::exists(opt.tsv);
+    tsv = std::fopen(opt.tsv.c_str(), "a");
+    if (tsv == nullptr) OrDie(Status::IOError("cannot open " + opt.tsv, errno), "--tsv");
+    if (fresh) std::fputs(BigTsvHeader(), tsv);
+  }
+  for (size_t n : opt.sizes) {
+    double build_s, first_open;
+    const std::string path = PrepareBig(dir, n, opt.reuse, &build_s, &first_open);
+    const std::vector<Digest> present = BigSample(n);
+    std::vector<Digest> absent(200000);
     std::mt19937_64 rng(9);
     for (auto& d : absent)
       for (auto& b : d.bytes) b = static_cast<uint8_t>(rng());
-    auto t = Clock::now();
-    uint64_t packs = OpenBig(path, true)->GetStats().packs_sealed;  // the first open builds the merged indexes
-    const double first_open = Secs(t);
-    PathFigures old_f = MeasurePath(path, false, present, absent, n);
-    PathFigures new_f = MeasurePath(path, true, present, absent, n);
-    for (int k = 0; k < 2; ++k) {
+    const uint64_t packs = OpenBig(path, true)->GetStats().packs_sealed;
+    PathFigures old_f;
+    if (!opt.new_only) old_f = MeasurePath(path, false, present, absent, n);
+    const PathFigures new_f = MeasurePath(path, true, present, absent, n);
+    const double dep = DependentReadUs(n);
+    for (int k = opt.new_only ? 1 : 0; k < 2; ++k) {
       const PathFigures& f = k == 0 ? old_f : new_f;
       std::printf("%-9zu %6llu %-4s %10.3f %10.3f %9.3f %9.3f %9.1f", n, (unsigned long long)packs,
                   k == 0 ? "old" : "new", f.present_us, f.absent_us, f.open_warm, f.open_cold, f.rss_per_chunk);
       if (k == 1) std::printf(" %12.3f", first_open);
       std::printf("\n");
     }
-    std::printf("%-9zu %6s %-4s %10.2f %10.2f %9.2f %9.2f %9.2f   (dependent random read %.3f us)\n", n, "",
-                "ratio", old_f.present_us / new_f.present_us, old_f.absent_us / new_f.absent_us,
-                old_f.open_warm / new_f.open_warm, new_f.open_cold > 0 ? old_f.open_cold / new_f.open_cold : 0.0,
-                old_f.rss_per_chunk / std::max(new_f.rss_per_chunk, 0.01), DependentReadUs(n));
+    if (!opt.new_only) {
+      std::printf("%-9zu %6s %-4s %10.2f %10.2f %9.2f %9.2f %9.2f", n, "", "ratio", old_f.present_us / new_f.present_us,
+                  old_f.absent_us / new_f.absent_us, old_f.open_warm / new_f.open_warm,
+                  new_f.open_cold > 0 ? old_f.open_cold / new_f.open_cold : 0.0,
+                  old_f.rss_per_chunk / std::max(new_f.rss_per_chunk, 0.01));
+    }
+    std::printf("   (dependent random read %.3f us)\n", dep);
     std::fflush(stdout);
-    std::filesystem::remove_all(path);
+    if (tsv != nullptr) {
+      std::fprintf(tsv, "%zu\t%llu\t%.4f\t%.4f\t%.4f\t%.4f\t%.2f\t%.4f\t%.3f\t%.2f\n", n, (unsigned long long)packs,
+                   new_f.present_us, new_f.absent_us, new_f.open_warm, new_f.open_cold, new_f.rss_per_chunk, dep,
+                   first_open, build_s);
+      std::fflush(tsv);
+    }
+    if (!opt.reuse) std::filesystem::remove_all(path);
   }
-  std::filesystem::remove_all(dir);
+  if (tsv != nullptr) std::fclose(tsv);
+  if (!opt.reuse) std::filesystem::remove_all(dir);
   return 0;
 }
 
@@ -341,6 +490,7 @@ int main(int argc, char** argv) {
   size_t n = 2000, size = 64 * 1024;
   bool scale = false, big = false;
   size_t max_n = 0, only_n = 0;
+  BigOptions big_opt;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--scale") scale = true;
@@ -352,15 +502,24 @@ int main(int argc, char** argv) {
     }
     else if (a == "--max" && i + 1 < argc) max_n = std::stoul(argv[++i]);
     else if (a == "--only" && i + 1 < argc) only_n = std::stoul(argv[++i]);
+    else if (a == "--sizes" && i + 1 < argc) big_opt.sizes = ParseSizes(argv[++i]);
+    else if (a == "--new-only") big_opt.new_only = true;
+    else if (a == "--reuse") big_opt.reuse = true;
+    else if (a == "--tsv" && i + 1 < argc) big_opt.tsv = argv[++i];
     else
     if (a == "--chunks" && i + 1 < argc) n = std::stoul(argv[++i]);
     else if (a == "--size" && i + 1 < argc) size = std::stoul(argv[++i]);
     else dir = a;
   }
-  std::filesystem::remove_all(dir);
+  if (!big_opt.reuse) std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   if (scale) return RunScale(dir);
-  if (big) return RunBigRepo(dir, max_n, only_n);
+  if (big) {
+    if (big_opt.sizes.empty()) big_opt.sizes = {10000, 1000000};
+    if (big_opt.sizes.size() == 2 && max_n > 1000000) big_opt.sizes.push_back(max_n);
+    if (only_n != 0) big_opt.sizes = {only_n};
+    return RunBigRepo(dir, big_opt);
+  }
   auto chunks = MakeChunks(n, size);
   double mb = double(n) * size / 1e6;
   std::printf("store_bench: %zu chunks of %zu bytes (half random, half text) in %s\n\n", n, size, dir.c_str());

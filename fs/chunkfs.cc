@@ -67,6 +67,14 @@ void ChunkFs::Log(const std::string& msg) const {
 void ChunkFs::Attach(std::unique_ptr<Repository> repo, uint64_t max_chunk) {
   repo_ = std::move(repo);
   max_chunk_ = max_chunk;
+  pipelined_ = false;
+  if (config_.pipelined_ingest && repo_ && !config_.read_only) {
+    // A build (or store) that cannot encode blocks keeps the whole-chunk commit.
+    EncodedBlock probe;
+    Status s = EncodeBlock("x", repo_->settings().codec, repo_->settings().compression_level, &probe);
+    pipelined_ = s.ok();
+    if (!s.ok()) Log("uploads are stored whole at close(): " + s.ToString());
+  }
 }
 
 void ChunkFs::StartThreads() {
@@ -533,28 +541,57 @@ int ChunkFs::Removexattr(fuse_ino_t ino, const char* name) {
 // ----------------------------------------------------------------- commit
 
 std::shared_ptr<Upload> ChunkFs::NewUpload() {
-  return std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_, config_.env);
+  std::unique_ptr<IngestPipeline> pipeline;
+  if (pipelined_) {
+    // The repository's codec and level, with this open's overrides (settings() reflects them).
+    const uint8_t codec = repo_->settings().codec;
+    const int level = repo_->settings().compression_level;
+    pipeline = std::make_unique<IngestPipeline>(&workers_, &budget_, [codec, level](std::string_view raw, EncodedBlock* out) {
+      return EncodeBlock(raw, codec, level, out);
+    });
+  }
+  return std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_, config_.env, std::move(pipeline));
+}
+
+int ChunkFs::StoreErrno(const Status& s, const Digest* expected) {
+  if (s.IsCorruption() && expected) {
+    counters_.digest_mismatches.fetch_add(1, std::memory_order_relaxed);
+    Log("refused /incoming file named " + expected->ToHex() + ": its content does not hash to its name (" +
+        s.ToString() + ")");
+    return EIO;
+  }
+  if (s.IsTooLarge()) {
+    counters_.too_large.fetch_add(1, std::memory_order_relaxed);
+    return EFBIG;
+  }
+  Log("storing a chunk failed: " + s.ToString());
+  int err = s.ToErrno();
+  return err ? err : EIO;
+}
+
+int ChunkFs::PutEncoded(const Digest& digest, std::vector<EncodedBlock> blocks, const Digest* expected,
+                        CommitResult* result) {
+  if (config_.read_only || !repo_) return EROFS;
+  if (expected && digest != *expected) {
+    counters_.digest_mismatches.fetch_add(1, std::memory_order_relaxed);
+    Log("refused /incoming file named " + expected->ToHex() + ": its content hashes to " + digest.ToHex());
+    return EIO;
+  }
+  PutResult pr;
+  Status s = repo_->PutBlocks(digest, std::move(blocks), &pr);
+  if (s.code() == Status::Code::kNotSupported) return Upload::kPutWhole;  // a store without blocked records
+  if (!s.ok()) return StoreErrno(s, expected);
+  result->digest = pr.digest;
+  result->was_new = pr.was_new;
+  if (pr.was_new) MarkUnsynced();
+  return 0;
 }
 
 int ChunkFs::PutContent(std::string_view content, const Digest* expected, CommitResult* result) {
   if (config_.read_only || !repo_) return EROFS;
   PutResult pr;
   Status s = repo_->Put(content, &pr, expected);
-  if (!s.ok()) {
-    if (s.IsCorruption() && expected) {
-      counters_.digest_mismatches.fetch_add(1, std::memory_order_relaxed);
-      Log("refused /incoming file named " + expected->ToHex() + ": its content does not hash to its name (" +
-          s.ToString() + ")");
-      return EIO;
-    }
-    if (s.IsTooLarge()) {
-      counters_.too_large.fetch_add(1, std::memory_order_relaxed);
-      return EFBIG;
-    }
-    Log("storing a chunk failed: " + s.ToString());
-    int err = s.ToErrno();
-    return err ? err : EIO;
-  }
+  if (!s.ok()) return StoreErrno(s, expected);
   result->digest = pr.digest;
   result->was_new = pr.was_new;
   if (pr.was_new) MarkUnsynced();
@@ -587,11 +624,12 @@ int ChunkFs::Commit(const std::shared_ptr<Node>& node, Upload& upload) {
   bool verify = DigestName(name, &expected);
   CommitResult res;
   bool did_put = false;
-  int err = upload.Commit(
-      [&](std::string_view content, CommitResult* r) {
-        return PutContent(content, verify ? &expected : nullptr, r);
-      },
-      &res, &did_put, &commit_gate_);
+  const Digest* want = verify ? &expected : nullptr;
+  const Upload::PutBlocksFn put_blocks = [&](const Digest& digest, std::vector<EncodedBlock> blocks, CommitResult* r) {
+    return PutEncoded(digest, std::move(blocks), want, r);
+  };
+  int err = upload.Commit([&](std::string_view content, CommitResult* r) { return PutContent(content, want, r); },
+                          &res, &did_put, &commit_gate_, &put_blocks);
   if (err != 0) {
     if (did_put) counters_.commit_errors.fetch_add(1, std::memory_order_relaxed);
     return err;

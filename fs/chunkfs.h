@@ -47,6 +47,10 @@ struct FsConfig {
   Env* env = nullptr;   // spill files go through it (nullptr: Env::Default())
   unsigned commit_slots = 0;  // large commits at once (CommitGate; 0: one per core)
   unsigned worker_threads = 0;  // WorkerPool threads (0: one per core)
+  // Uploads of large chunks hashed and encoded in blocks while written
+  // (IngestPipeline; docs/MOUNT.md "Memory"). Used only if the store
+  // encodes blocks (probed at Attach).
+  bool pipelined_ingest = true;
   uint32_t uid = 0;     // owner of the fixed inodes and of chunks
   uint32_t gid = 0;
   // /incoming's permission bits and group (-1: gid above); -o incoming_mode,
@@ -294,6 +298,13 @@ class ChunkFs {
   int Commit(const std::shared_ptr<Node>& node, Upload& upload);
   // Stores `content`; maps the store's status to an errno.
   int PutContent(std::string_view content, const Digest* expected, CommitResult* result);
+  // Stores a chunk given as its digest and encoded blocks (a pipelined
+  // upload), verifying `expected` first. 0, Upload::kPutWhole (the store
+  // takes no blocks) or an errno.
+  int PutEncoded(const Digest& digest, std::vector<EncodedBlock> blocks, const Digest* expected,
+                 CommitResult* result);
+  // The errno of a failed store call (counted and logged as PutContent does).
+  int StoreErrno(const Status& s, const Digest* expected);
   // A new, empty upload of this mount (its budget, spill directory and Env).
   std::shared_ptr<Upload> NewUpload();
   // Ends a writer's use of the node's upload (release).
@@ -324,6 +335,7 @@ class ChunkFs {
   CommitGate commit_gate_{config_.commit_slots};  // bounds large commits (Commit)
   std::unique_ptr<Repository> repo_;
   uint64_t max_chunk_ = 16u << 20;
+  bool pipelined_ = false;  // uploads get an IngestPipeline (set by Attach)
   InodeTable inodes_;
   HandleTable handles_;
   ChunkCache cache_;

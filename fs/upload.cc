@@ -68,12 +68,14 @@ CommitGate::Pass::~Pass() {
 
 // ---------------------------------------------------------------- Upload
 
-Upload::Upload(WriteBudget* budget, std::string tmp_dir, uint64_t max_size, Env* env)
+Upload::Upload(WriteBudget* budget, std::string tmp_dir, uint64_t max_size, Env* env,
+               std::unique_ptr<IngestPipeline> pipeline)
     : budget_(budget),
       tmp_dir_(std::move(tmp_dir)),
       max_size_(max_size),
       env_(env != nullptr ? env : Env::Default()),
-      version_(budget->NextVersion()) {}
+      version_(budget->NextVersion()),
+      pipeline_(std::move(pipeline)) {}
 
 Upload::~Upload() {
   if (reserved_ > 0) budget_->Release(reserved_);
@@ -133,6 +135,7 @@ int Upload::WriteLocked(uint64_t offset, std::string_view data) {
   }
   if (end > size) size_.store(end);
   version_ = budget_->NextVersion();
+  if (pipeline_) pipeline_->Wrote(offset, data);
   return 0;
 }
 
@@ -156,6 +159,8 @@ int Upload::Write(uint64_t offset, std::string_view data) {
     // content without it (or with part of it).
     poisoned_ = err;
     version_ = budget_->NextVersion();
+    // A spill write may have changed part of the range.
+    if (pipeline_ && err != EFBIG) pipeline_->Invalidate(offset, offset + data.size());
   }
   return err;
 }
@@ -165,11 +170,15 @@ int Upload::Truncate(uint64_t size) {
   if (size > max_size_) return EFBIG;
   if (int err = EnsureCapacityLocked(size)) return err;
   if (spill_) {
-    if (Status s = spill_->Truncate(size); !s.ok()) return ErrnoOf(s);
+    if (Status s = spill_->Truncate(size); !s.ok()) {
+      if (pipeline_) pipeline_->Invalidate(std::min(size, size_.load()), std::max(size, size_.load()));
+      return ErrnoOf(s);
+    }
   } else {
     mem_.resize(size);
   }
   size_.store(size);
+  if (pipeline_) pipeline_->Truncated(size);
   poisoned_ = 0;
   version_ = budget_->NextVersion();
   return 0;
@@ -204,7 +213,27 @@ int Upload::PutSpilledLocked(uint64_t size, const PutFn& put, CommitResult* res)
   return put(std::string_view(buf.get(), size), res);
 }
 
-int Upload::Commit(const PutFn& put, CommitResult* result, bool* did_put, CommitGate* gate) {
+int Upload::PutPipelinedLocked(uint64_t size, const PutBlocksFn& put_blocks, CommitResult* res) {
+  auto content = [this](uint64_t offset, size_t n, std::string* owned, std::string_view* view) {
+    if (!spill_) {
+      *view = std::string_view(mem_.data() + offset, n);
+      return 0;
+    }
+    owned->resize(n);
+    size_t got = 0;
+    if (Status s = spill_->Read(offset, n, owned->data(), &got); !s.ok()) return ErrnoOf(s);
+    if (got != n) return EIO;  // the spill file lost its tail: never store a part
+    *view = *owned;
+    return 0;
+  };
+  Digest digest;
+  std::vector<EncodedBlock> blocks;
+  if (int err = pipeline_->Finish(size, content, &digest, &blocks)) return err;
+  return put_blocks(digest, std::move(blocks), res);
+}
+
+int Upload::Commit(const PutFn& put, CommitResult* result, bool* did_put, CommitGate* gate,
+                   const PutBlocksFn* put_blocks) {
   std::lock_guard<std::mutex> l(mu_);
   if (did_put) *did_put = false;
   if (poisoned_) return poisoned_;
@@ -217,10 +246,10 @@ int Upload::Commit(const PutFn& put, CommitResult* result, bool* did_put, Commit
   int err;
   {
     CommitGate::Pass pass(gate, size);
-    if (!spill_ || size == 0) {
-      err = put(std::string_view(mem_.data(), size), &res);
-    } else {
-      err = PutSpilledLocked(size, put, &res);
+    const bool blocks = pipeline_ && put_blocks && size >= chunkfs::kBlockSize;
+    err = blocks ? PutPipelinedLocked(size, *put_blocks, &res) : kPutWhole;
+    if (err == kPutWhole) {
+      err = spill_ && size > 0 ? PutSpilledLocked(size, put, &res) : put(std::string_view(mem_.data(), size), &res);
     }
   }
   if (did_put) *did_put = true;

@@ -14,6 +14,10 @@
 // upload is read back into one buffer while it holds a CommitGate slot, so
 // at most CommitGate::slots() such buffers exist at once.
 //
+// With an IngestPipeline (ingest_pipeline.h), content of at least kBlockSize
+// bytes is hashed and encoded in blocks as it is written, and Commit() hands
+// the store the digest and the blocks (PutBlocksFn) instead of the bytes.
+//
 // Thread safety: all methods may be called concurrently.
 #pragma once
 
@@ -30,6 +34,7 @@
 #include "chunkfs/digest.h"
 #include "chunkfs/env.h"
 #include "chunkfs/status.h"
+#include "ingest_pipeline.h"
 
 namespace chunkfs::fs {
 
@@ -107,7 +112,9 @@ class Upload {
  public:
   // `max_size`: the largest content allowed (EFBIG beyond it). `tmp_dir`: where
   // content spills, through `env` (nullptr: Env::Default()).
-  Upload(WriteBudget* budget, std::string tmp_dir, uint64_t max_size, Env* env = nullptr);
+  // `pipeline` (optional, made with the same budget): see above.
+  Upload(WriteBudget* budget, std::string tmp_dir, uint64_t max_size, Env* env = nullptr,
+         std::unique_ptr<IngestPipeline> pipeline = nullptr);
   ~Upload();
   Upload(const Upload&) = delete;
   Upload& operator=(const Upload&) = delete;
@@ -140,8 +147,16 @@ class Upload {
   // *result describes the stored chunk. With a `gate`, a commit of at least
   // CommitGate::kMinBytes holds one of its slots while it reads and stores.
   using PutFn = std::function<int(std::string_view content, CommitResult* result)>;
+  // Stores content given as its digest and encoded blocks (used instead of
+  // PutFn when the upload has a pipeline and at least kBlockSize bytes).
+  // May return kPutWhole: the store cannot take blocks, use PutFn.
+  using PutBlocksFn = std::function<int(const Digest& digest, std::vector<EncodedBlock> blocks, CommitResult* result)>;
+  static constexpr int kPutWhole = -1;
   int Commit(const PutFn& put, CommitResult* result, bool* did_put = nullptr,
-             CommitGate* gate = nullptr);
+             CommitGate* gate = nullptr, const PutBlocksFn* put_blocks = nullptr);
+
+  // The pipeline, or nullptr (for tests).
+  const IngestPipeline* pipeline() const { return pipeline_.get(); }
 
  private:
   int EnsureCapacityLocked(uint64_t needed);
@@ -149,6 +164,8 @@ class Upload {
   int WriteLocked(uint64_t offset, std::string_view data);
   // Stores the spilled content (read into one buffer) through `put`.
   int PutSpilledLocked(uint64_t size, const PutFn& put, CommitResult* res);
+  // Finishes the pipeline's work and stores the blocks through `put_blocks`.
+  int PutPipelinedLocked(uint64_t size, const PutBlocksFn& put_blocks, CommitResult* res);
 
   WriteBudget* const budget_;
   const std::string tmp_dir_;
@@ -168,6 +185,8 @@ class Upload {
   std::atomic<uint64_t> attempted_version_{0};  // version the last Commit() stored (or failed to)
   int last_err_ = 0;
   CommitResult last_;
+  // Fed every change of the content, under mu_ (nullptr: none).
+  const std::unique_ptr<IngestPipeline> pipeline_;
 };
 
 }  // namespace chunkfs::fs

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "chunkfs/codec.h"
+#include "chunkfs/repo_env.h"
 #include "filenames.h"
 #include "format.h"
 #include "records.h"
@@ -34,6 +35,17 @@ Status ValidateSettings(const RepoSettings& s) {
                                    " for " + CodecName(codec));
   }
   return Status::OK();
+}
+
+// A pack grows to less than the pack size limit plus one record: it must fit
+// one file of `env` (a RADOS object, docs/RADOS.md "Limits").
+Status CheckFitsEnv(Env* env, const RepoSettings& s) {
+  constexpr uint64_t kRecordOverhead = 1u << 20;  // header, CRC, trailer: far less
+  const uint64_t max = env->MaxFileSize();
+  if (max == UINT64_MAX || s.pack_size_limit + s.max_chunk_size + kRecordOverhead <= max) return Status::OK();
+  return Status::InvalidArgument("pack size limit (" + std::to_string(s.pack_size_limit) + ") plus maximum chunk size (" +
+                                 std::to_string(s.max_chunk_size) + ") plus 1 MiB must fit one object of " +
+                                 std::to_string(max) + " bytes here: lower them");
 }
 
 Status CodecNotBuiltIn(uint8_t codec) {
@@ -121,9 +133,15 @@ bool LeftByFailedCreate(Env* env, const std::string& path, const std::vector<std
 }  // namespace
 
 Status Repository::Create(const std::string& path, const RepoSettings& settings, Env* env) {
+  if (env == nullptr && IsRadosPath(path)) {
+    OpenedEnv opened;
+    Status s = EnvForRepository(path, RepoEnvOptions{}, &opened);
+    return s.ok() ? Create(opened.path, settings, opened.env) : s;
+  }
   if (env == nullptr) env = Env::Default();
   Status s = ValidateSettings(settings);
   if (!s.ok()) return s;
+  if (!(s = CheckFitsEnv(env, settings)).ok()) return s;
   if (settings.codec != 0 && !CodecBuiltIn(settings.codec)) return CodecNotBuiltIn(settings.codec);
   bool is_dir = false;
   s = env->IsDirectory(path, &is_dir);
@@ -157,6 +175,15 @@ Status Repository::Create(const std::string& path, const RepoSettings& settings,
 }
 
 Status Repository::Open(const std::string& path, const OpenOptions& options, std::unique_ptr<Repository>* out) {
+  if (options.env == nullptr && IsRadosPath(path)) {
+    OpenedEnv opened;
+    Status s = EnvForRepository(path, RepoEnvOptions{}, &opened);
+    if (!s.ok()) return s;
+    OpenOptions with_env = options;
+    with_env.env = opened.env;
+    with_env.env_owner = opened.owner;
+    return Open(opened.path, with_env, out);
+  }
   Env* env = options.env != nullptr ? options.env : Env::Default();
   std::unique_ptr<FileLock> lock;
   if (!options.read_only) {
@@ -203,7 +230,9 @@ Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLoc
   if (s.IsBusy()) {
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
     bool pid = !holder.empty() && holder.find_first_not_of("0123456789") == std::string::npos;
-    return Status::Busy("repository " + path + " is in use by " + (pid ? "pid " + holder : "another process") +
+    // A RADOS lock names its holder in words ("pid 7 on host h (client.41)").
+    const std::string who = pid ? "pid " + holder : holder.empty() ? "another process" : holder;
+    return Status::Busy("repository " + path + " is in use by " + who +
                         "; unmount it or stop that process first");
   }
   return s;
@@ -212,6 +241,7 @@ Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLoc
 Status OpenLocked(const std::string& path, const OpenOptions& options, std::unique_ptr<FileLock> lock,
                   std::unique_ptr<Repository>* out) {
   auto ctx = std::make_unique<StoreContext>();
+  ctx->env_owner = options.env_owner;
   ctx->env = options.env != nullptr ? options.env : Env::Default();
   ctx->repo = path;
   ctx->read_only = options.read_only;
@@ -223,6 +253,7 @@ Status OpenLocked(const std::string& path, const OpenOptions& options, std::uniq
   if (options.compression_level >= 0) ctx->settings.compression_level = options.compression_level;
   if (!(s = ChooseCodec(options, ctx.get())).ok()) return s;
   if (!(s = ValidateSettings(ctx->settings)).ok()) return s;
+  if (!ctx->read_only && !(s = CheckFitsEnv(ctx->env, ctx->settings)).ok()) return s;
   if (!ctx->read_only && ctx->settings.codec == kCodecZstd && ctx->settings.format_version < format::kRepoVersionZstd) {
     // Before the first zstd record: a version-2 program must refuse the repository from now on.
     if (!(s = RaiseHeaderVersion(ctx->env, path, format::kRepoVersionZstd)).ok()) return s.WithContext("upgrading the header");

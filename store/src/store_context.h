@@ -17,6 +17,7 @@
 namespace chunkfs {
 
 struct StoreContext {
+  std::shared_ptr<Env> env_owner;  // first: destroyed last (OpenOptions::env_owner)
   Env* env = nullptr;
   std::string repo;
   RepoSettings settings;  // effective (header plus per-open overrides)

@@ -147,7 +147,14 @@ class Env {
   // Convenience helpers built on the calls above.
   Status ReadFileToString(const std::string& path, std::string* out);
   // Writes `data` to path.tmp, syncs it, renames it over `path`, syncs the dir.
-  Status WriteFileAtomic(const std::string& dir, const std::string& name, std::string_view data);
+  // Virtual so that an object store replaces it with one atomic write
+  // (ObjectEnv: a RADOS write_full); the default is the sequence above.
+  virtual Status WriteFileAtomic(const std::string& dir, const std::string& name, std::string_view data);
+
+  // The largest file this Env can hold (a RADOS object: osd_max_object_size);
+  // a repository whose packs could grow past it is refused at Create/Open.
+  // The default: no limit.
+  virtual uint64_t MaxFileSize() const { return UINT64_MAX; }
 };
 
 }  // namespace chunkfs

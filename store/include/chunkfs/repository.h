@@ -52,6 +52,10 @@ struct RepoSettings {
 
 struct OpenOptions {
   Env* env = nullptr;  // nullptr: Env::Default()
+  // Kept alive as long as the repository (an Env from EnvForRepository,
+  // chunkfs/repo_env.h). With env nullptr and a "rados:" path, Open makes
+  // one itself (the cluster found from the environment).
+  std::shared_ptr<Env> env_owner;
   // Read-only: takes no lock, writes nothing, runs no recovery; sees chunks
   // the writer has published in an idx: at a seal, at Close(), and at a
   // Sync() (at most once a second per shard; a later Sync publishes what an

@@ -198,6 +198,10 @@ TEST_F(PipelinedUploadTest, OverwriteOfTheStagedBlockAndRewriteFromTheStart) {
   std::string patch(3000, 'Q');
   ASSERT_EQ(u->Write(2 * kB + 1000, patch), 0);  // in the block being assembled
   content.replace(2 * kB + 1000, patch.size(), patch);
+  std::string rest = RandomBytes(kB, 55);  // which then fills and is encoded ahead
+  ASSERT_EQ(u->Write(content.size(), rest), 0);
+  content += rest;
+  AwaitEncoded(*u, 3);
   ExpectStores(*u, content);
   std::string again = RandomBytes(content.size(), 6);  // the whole file rewritten
   WriteSequentially(*u, again, 200000);

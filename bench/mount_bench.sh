@@ -39,6 +39,7 @@ set -euo pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 BUILD=${1:-$ROOT/build}
 [[ $BUILD = /* ]] || BUILD=$PWD/$BUILD
 CHUNKFS=${CHUNKFS_BIN:-$BUILD/fs/chunkfs}   # CHUNKFS_BIN=... compares another build of the mount
@@ -50,7 +51,6 @@ done
 [[ -e /dev/fuse ]] || { echo "mount_bench: no /dev/fuse" >&2; exit 2; }
 command -v fusermount3 >/dev/null || { echo "mount_bench: no fusermount3" >&2; exit 2; }
 
-STEP_TIMEOUT=120   # seconds, any one step touching a mount
 W=$(mktemp -d "${TMPDIR:-/tmp}/chunkfs-mount-bench.XXXXXX")
 REPO=$W/repo       # chunkfs repository
 MNT=$W/mnt         # chunkfs mountpoint
@@ -59,28 +59,11 @@ SRC=$PLAIN/src     # the data (read natively as $SRC, through passthrough as $PM
 NAT=$W/native      # native ingest target
 PMNT=$W/pmnt       # passthrough mountpoint (backed by $PLAIN)
 LOG=$W/chunkfs.log
-FS_PID=
-PT_PID=
-PT_BIN=
-
-is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo 2>/dev/null; }
-
-stop_mount() {  # stop_mount MNT PID  (best effort, for the trap)
-  if is_mounted "$1"; then fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null; fi
-  if [[ -n $2 ]] && kill -0 "$2" 2>/dev/null; then
-    kill -TERM "$2" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$2" 2>/dev/null
-  fi
-  is_mounted "$1" && fusermount3 -uz "$1" 2>/dev/null
-  return 0
-}
 
 cleanup() {
   local rc=$?
   set +e
-  stop_mount "$MNT" "$FS_PID"
-  stop_mount "$PMNT" "$PT_PID"
+  stop_mounts
   if (( rc != 0 )) && [[ -s $LOG ]]; then echo "--- chunkfs log:" >&2; tail -20 "$LOG" >&2; fi
   rm -rf "$W"
   exit $rc
@@ -88,61 +71,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-die() { echo "mount_bench: $*" >&2; exit 1; }
-now() { echo "$EPOCHREALTIME"; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
-T() { timeout "$STEP_TIMEOUT" "$@"; }
-TF() { timeout "$STEP_TIMEOUT" bash -c "$1 \"\$@\"" _ "${@:2}"; }   # TF FUNCTION ARGS (exported functions)
-
-wait_mounted() {  # wait_mounted MNT PID NAME
-  for _ in $(seq 200); do
-    if is_mounted "$1" && stat -f "$1" >/dev/null 2>&1; then return 0; fi
-    kill -0 "$2" 2>/dev/null || die "$3 exited before mounting $1"
-    sleep 0.05
-  done
-  die "$3 did not mount $1 within 10 s"
-}
-
-unmount_wait() {  # unmount_wait MNT PID NAME  (requires exit status 0)
-  local ok= rc=0
-  for _ in $(seq 50); do
-    if fusermount3 -u "$1" 2>/dev/null; then ok=1; break; fi
-    sleep 0.1
-  done
-  [[ -n $ok ]] || die "fusermount3 -u $1 kept failing"
-  wait "$2" || rc=$?
-  (( rc == 0 )) || die "$3 exited with status $rc after unmount"
-}
-
-# These must run in the main shell (not in $(...)): they wait for their child.
-mount_fs() {
-  mkdir -p "$MNT"
-  "$CHUNKFS" "$REPO" "$MNT" -f -o create >>"$LOG" 2>&1 &
-  FS_PID=$!
-  wait_mounted "$MNT" "$FS_PID" chunkfs
-}
-umount_fs() { unmount_wait "$MNT" "$FS_PID" chunkfs; FS_PID=; }
-remount_fs() { umount_fs; mount_fs; }
-mount_pt() {
-  [[ -n $PT_BIN ]] || return 0
-  mkdir -p "$PMNT"
-  "$PT_BIN" -f -o source="$PLAIN" "$PMNT" >>"$W/passthrough.log" 2>&1 &
-  PT_PID=$!
-  wait_mounted "$PMNT" "$PT_PID" passthrough_ll
-}
-umount_pt() { [[ -n $PT_BIN ]] || return 0; unmount_wait "$PMNT" "$PT_PID" passthrough_ll; PT_PID=; }
-remount_pt() { umount_pt; mount_pt; }
-
-CAN_DROP=0
-if { echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null; then CAN_DROP=1; fi
-drop_caches() {
-  sync
-  if (( CAN_DROP )); then echo 3 > /proc/sys/vm/drop_caches; fi
-}
-
 # ---------------------------------------------------------------- results
 ROWS=()
-fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 # row NAME UNIT NATIVE PASSTHROUGH CHUNKFS  (rates: higher = faster; "-" = not measured)
 row() {
   local rc rp rcp
@@ -151,24 +81,7 @@ row() {
   printf '  %-40s %-7s native %9s  passthrough %9s  chunkfs %9s   chunkfs/native %s  passthrough/native %s  chunkfs/passthrough %s\n' \
     "$1" "$2" "$3" "$4" "$5" "$rc" "$rp" "$rcp"
 }
-rate() { [[ $2 = - ]] && { echo -; return; }; awk -v q="$1" -v s="$2" 'BEGIN { printf "%.1f", q / s }'; }
-MB() { awk -v b="$1" 'BEGIN { printf "%.3f", b / 1e6 }'; }
-best() { sort -g | head -1; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 forks() { awk '$1 == "processes" { print $2 }' /proc/stat; }   # processes + threads created, system-wide
-
-# timed CMD... -> seconds (output of CMD discarded)
-timed() {
-  local a b
-  a=$(now)
-  "$@" >/dev/null
-  b=$(now)
-  sub "$a" "$b"
-}
-
-stats_field() {  # stats_field NAME -> first numeric field NAME in MNT/.stats
-  sed -n "s/.*\"$1\": \\([0-9]*\\).*/\\1/p" "$MNT/.stats" | head -1
-}
 
 # ---------------------------------------------------------------- setup
 echo "mount_bench: $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), kernel $(uname -r), load average $(load)"
@@ -176,28 +89,13 @@ echo "  chunkfs $CHUNKFS (default options), work dir $W"
 T0=$(now)
 mkdir -p "$SRC"/{small,large,ls} "$NAT"
 
-EX=/usr/share/doc/libfuse3-dev/examples
-if [[ -z ${CHUNKFS_BENCH_NO_PASSTHROUGH:-} && -f $EX/passthrough_ll.c ]] &&
-   ${CC:-cc} -O2 -w -o "$W/passthrough_ll" "$EX/passthrough_ll.c" $(pkg-config --cflags --libs fuse3) -lpthread 2>"$W/cc.log"; then
-  PT_BIN=$W/passthrough_ll
-  echo "  passthrough baseline: $EX/passthrough_ll.c (libfuse $(pkg-config --modversion fuse3)), default options"
-else
-  echo "  passthrough baseline: not available (needs $EX/passthrough_ll.c, cc, libfuse3-dev); column shows -"
-fi
+[[ -z ${CHUNKFS_BENCH_NO_PASSTHROUGH:-} ]] && build_passthrough
 (( CAN_DROP )) || echo "  NOTE: drop_caches not permitted: \"cold\" rows read from the page cache"
 
-# Data. Text is numbered lines: every file is unique (no dedup), yet compressible.
-text() { seq -f "%010.0f $1 backup chunk store pack index seal the of a" 1 "$2" || true; }  # head -c closes the pipe early
-gen_tree() {  # gen_tree DIR PREFIX NFILES: half random, half text, 64 KiB each
-  local dir=$1 p=$2 half=$(( $3 / 2 ))
-  mkdir -p "$dir"
-  head -c $(( half * 65536 )) /dev/urandom | split -b 65536 -a 4 -d - "$dir/r$p"
-  text "$p" $(( half * 65536 / 40 )) | head -c $(( half * 65536 )) | split -b 65536 -a 4 -d - "$dir/t$p"
-}
 gen_tree "$SRC/small" s 1000
 for i in 0 1 2 3; do gen_tree "$SRC/par/$i" "p$i" 250; done
-head -c $(( 10 * 16 << 20 )) /dev/urandom | split -b 16M -a 2 -d - "$SRC/large/r"
-text L $(( 10 * (16 << 20) / 40 )) | head -c $(( 10 * 16 << 20 )) | split -b 16M -a 2 -d - "$SRC/large/t"
+gen_files "$SRC/large" L random 10 $(( 16 << 20 ))
+gen_files "$SRC/large" L text 10 $(( 16 << 20 ))
 SMALL_FILES=$(find "$SRC/small" -type f | wc -l)
 LARGE_FILES=$(find "$SRC/large" -type f | wc -l)
 PAR_FILES=$(find "$SRC/par" -type f | wc -l)

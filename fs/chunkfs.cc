@@ -579,7 +579,10 @@ int ChunkFs::PutEncoded(const Digest& digest, std::vector<EncodedBlock> blocks, 
   }
   PutResult pr;
   Status s = repo_->PutBlocks(digest, std::move(blocks), &pr);
-  if (s.code() == Status::Code::kNotSupported) return Upload::kPutWhole;  // a store without blocked records
+  if (s.code() == Status::Code::kNotSupported) {  // a store without blocked records
+    if (pipelined_.exchange(false)) Log("uploads are stored whole at close(): " + s.ToString());
+    return Upload::kPutWhole;
+  }
   if (!s.ok()) return StoreErrno(s, expected);
   result->digest = pr.digest;
   result->was_new = pr.was_new;

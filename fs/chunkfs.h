@@ -335,7 +335,9 @@ class ChunkFs {
   CommitGate commit_gate_{config_.commit_slots};  // bounds large commits (Commit)
   std::unique_ptr<Repository> repo_;
   uint64_t max_chunk_ = 16u << 20;
-  bool pipelined_ = false;  // uploads get an IngestPipeline (set by Attach)
+  // Uploads get an IngestPipeline (set by Attach; cleared once the store
+  // turns blocks down, so that no upload encodes for nothing).
+  std::atomic<bool> pipelined_{false};
   InodeTable inodes_;
   HandleTable handles_;
   ChunkCache cache_;

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "block_table.h"
 #include "format.h"
 
 namespace chunkfs {
@@ -25,6 +26,7 @@ const char* CodecName(uint8_t codec) {
     case format::kCodecRaw: return "raw";
     case format::kCodecZlib: return "zlib";
     case format::kCodecZstd: return "zstd";
+    case format::kCodecBlocks: return "blocks";
     default: return "unknown";
   }
 }
@@ -150,6 +152,7 @@ Status Decode(uint8_t codec, std::string_view stored, uint32_t raw_len, std::str
       return Status::OK();
     case format::kCodecZlib: return Inflate(stored, raw_len, raw);
     case format::kCodecZstd: return ZstdDecompress(stored, raw_len, raw);
+    case format::kCodecBlocks: return blocks::DecodePayload(stored, raw_len, raw);
     default: return Status::Corruption("unknown codec " + std::to_string(codec));
   }
 }

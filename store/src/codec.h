@@ -23,7 +23,9 @@ uint8_t Encode(std::string_view raw, uint8_t codec, int level, std::string* comp
 
 // Inverts Encode. Corruption if the payload does not decode to exactly
 // raw_len bytes or the codec byte is unknown; NotSupported (naming the
-// codec) for a known codec this build lacks (zstd without libzstd).
+// codec) for a known codec this build lacks (zstd without libzstd). Also
+// decodes a blocked payload (codec 3, block_table.h) into the whole chunk,
+// verifying each block's SHA-256.
 Status Decode(uint8_t codec, std::string_view stored, uint32_t raw_len, std::string* raw);
 
 }  // namespace chunkfs::codec

@@ -24,7 +24,12 @@ inline constexpr uint32_t kRepoVersion = 2;
 // overrides the codec); a zlib repository stays version 2. The highest
 // version this program reads is kRepoVersionMax.
 inline constexpr uint32_t kRepoVersionZstd = 3;
-inline constexpr uint32_t kRepoVersionMax = 3;
+// Version 4: records may use codec 3 (blocks, docs/FORMAT.md "Blocked
+// records"), which a version-3 program would take for damage. Written by
+// Create when chunks may exceed one block, and by a writer before its first
+// blocked record.
+inline constexpr uint32_t kRepoVersionBlocks = 4;
+inline constexpr uint32_t kRepoVersionMax = 4;
 inline constexpr size_t kRepoHeaderSize = 64;
 // offsets
 inline constexpr size_t kRepoVersionOff = 8;
@@ -63,6 +68,12 @@ inline constexpr size_t kIdxFixedSize = kIdxHeaderSize + kIdxFanoutSize + 4;
 inline constexpr uint8_t kCodecRaw = 0;
 using chunkfs::kCodecZlib;  // 1: payload is a zlib stream (chunkfs/codec.h)
 using chunkfs::kCodecZstd;  // 2: payload is one standard zstd frame
+// 3: payload is a block table and independently encoded blocks (version 4).
+inline constexpr uint8_t kCodecBlocks = 3;
+// Block table (docs/FORMAT.md "Blocked records"): u32 block_size, u32
+// block_count, entries (44 each), u32 CRC-32 of the table before it.
+inline constexpr size_t kBlockTableHeaderSize = 8;
+inline constexpr size_t kBlockEntrySize = 44;  // u8 codec, u8[3] 0, u32 raw_len, u32 stored_len, sha256[32]
 
 // ---- little-endian helpers ----
 inline void PutU32(char* p, uint32_t v) {

@@ -49,8 +49,15 @@ Status PackFile::ReadRecordBytes(const IdxEntry& e, std::string* rec) {
 }
 
 Status PackFile::ReadChunk(const IdxEntry& e, std::string* out) {
+  std::shared_ptr<RandomAccessFile> file;
+  Status s = OpenFile(&file);
+  return s.ok() ? ReadChunkFrom(*file, e, out) : s;
+}
+
+Status PackFile::ReadChunkFrom(const RandomAccessFile& file, const IdxEntry& e, std::string* out) const {
   std::string rec;
-  Status s = ReadRecordBytes(e, &rec);
+  Status s = file.Read(e.offset, kRecordOverhead + uint64_t{e.stored_len}, &rec);
+  if (s.ok()) s = VerifyRecordBytes(e, rec);
   if (!s.ok()) return s;
   std::string_view payload(rec.data() + kRecordHeaderSize, e.stored_len);
   auto where = [&] { return path_ + " at offset " + std::to_string(e.offset) + ": "; };

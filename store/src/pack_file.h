@@ -35,6 +35,11 @@ class PackFile {
   // against `e`, inflates it and verifies the SHA-256 of the result.
   // Corruption (naming the file and offset) on any mismatch.
   Status ReadChunk(const IdxEntry& e, std::string* out);
+  // The pack's open file (from the FileCache): who keeps it can read the
+  // pack after it has been removed (compaction), as long as it holds it.
+  Status OpenFile(std::shared_ptr<RandomAccessFile>* out) { return files_->Get(path_, out); }
+  // ReadChunk through `file` (this pack's, from OpenFile).
+  Status ReadChunkFrom(const RandomAccessFile& file, const IdxEntry& e, std::string* out) const;
   // Reads the whole record of `e` (header, payload, CRC) and checks its CRC
   // and that it is the record `e` describes.
   Status ReadRecordBytes(const IdxEntry& e, std::string* rec);

@@ -16,6 +16,10 @@ uint8_t ResolvedCodec(const RepoSettings& s) { return s.codec != 0 ? s.codec : D
 }  // namespace
 
 uint32_t RepoHeaderVersion(const RepoSettings& s) {
+  // format_version 0: not read from a header (Create, repair's fresh header).
+  if (s.format_version >= kRepoVersionBlocks || (s.format_version == 0 && s.max_chunk_size > kBlockSize)) {
+    return kRepoVersionBlocks;
+  }
   return ResolvedCodec(s) == kCodecZstd || s.format_version >= kRepoVersionZstd ? kRepoVersionZstd : kRepoVersion;
 }
 
@@ -147,7 +151,7 @@ Status DecodeRecordHeader(std::string_view b, RecordHeader* h) {
   if (h->raw_len > kMaxRecordPayload || h->stored_len > kMaxRecordPayload) {
     return Status::Corruption("record: impossible length");
   }
-  if (h->codec > kCodecZstd) return Status::Corruption("record: unknown codec");
+  if (h->codec > kCodecBlocks) return Status::Corruption("record: unknown codec");
   if (h->codec == kCodecRaw && h->raw_len != h->stored_len) return Status::Corruption("record: raw length mismatch");
   return Status::OK();
 }

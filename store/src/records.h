@@ -16,6 +16,8 @@ namespace chunkfs::records {
 // byte never loses the settings.
 // Writes s.codec (0: DefaultCodec()) and the version RepoHeaderVersion(s).
 std::string EncodeRepoHeader(const RepoSettings& s);
+// kRepoVersionBlocks if s.format_version already is, or for a new header
+// (format_version 0) whose chunks may exceed one block (kBlockSize); else
 // kRepoVersionZstd if the codec is zstd or s.format_version already is, else
 // kRepoVersion: a zlib repository stays readable by version-2 programs.
 uint32_t RepoHeaderVersion(const RepoSettings& s);

@@ -1,18 +1,109 @@
-// Blocked records (chunkfs/blocks.h): RepositoryImpl::PutBlocks and
-// OpenChunk (EncodeBlock: blocks.cc). Work in progress (issue 9): not implemented yet.
+// Blocked records (chunkfs/blocks.h, docs/FORMAT.md "Blocked records"):
+// RepositoryImpl::PutBlocks, OpenChunk and the blocked half of Put; the
+// shared append path is RepositoryImpl::Store (repository_impl.cc).
+#include "block_chunk_reader.h"
+#include "block_table.h"
 #include "chunkfs/blocks.h"
+#include "codec.h"
+#include "filenames.h"
+#include "format.h"
+#include "records.h"
 #include "repository_impl.h"
 
 namespace chunkfs {
 
+namespace {
+
+// Rewrites the header as version 4, settings as stored (not as overridden
+// by an open). REQUIRES: the owner lock.
+Status RaiseToBlocksVersion(Env* env, const std::string& repo) {
+  std::string bytes, damage;
+  RepoSettings stored;
+  Status s = env->ReadFileToString(filenames::HeaderPath(repo), &bytes);
+  if (s.ok()) s = records::DecodeRepoHeader(bytes, &stored, &damage);
+  if (!s.ok() || stored.format_version >= format::kRepoVersionBlocks) return s;
+  stored.format_version = format::kRepoVersionBlocks;
+  return env->WriteFileAtomic(repo, filenames::kHeaderName, records::EncodeRepoHeader(stored));
+}
+
+}  // namespace
+
+bool RepositoryImpl::BlocksAllowed() {
+  if (ctx_->format_version.load() >= format::kRepoVersionBlocks) return true;
+  std::lock_guard<std::mutex> l(header_mu_);
+  if (ctx_->format_version.load() >= format::kRepoVersionBlocks) return true;
+  Status s = RaiseToBlocksVersion(ctx_->env, ctx_->repo);
+  if (!s.ok()) {
+    ctx_->Log("cannot mark " + ctx_->repo + " as format version 4 (" + s.ToString() +
+              "): large chunks are stored as plain records");
+    return false;
+  }
+  ctx_->format_version = format::kRepoVersionBlocks;
+  return true;
+}
+
+void RepositoryImpl::EncodePlain(std::string_view data, uint8_t* codec, std::string* owned, std::string_view* payload) {
+  *codec = codec::Encode(data, ctx_->settings.codec, ctx_->settings.compression_level, owned);
+  *payload = *codec == format::kCodecRaw ? data : std::string_view(*owned);
+}
+
+Status RepositoryImpl::EncodeLarge(std::string_view data, uint8_t* codec, std::string* owned, std::string_view* payload) {
+  std::vector<EncodedBlock> blocks((data.size() + kBlockSize - 1) / kBlockSize);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    Status s = EncodeBlock(data.substr(i * kBlockSize, kBlockSize), ctx_->settings.codec,
+                           ctx_->settings.compression_level, &blocks[i]);
+    if (!s.ok()) return s;
+  }
+  *owned = blocks::EncodePayload(blocks);
+  *codec = format::kCodecBlocks;
+  *payload = *owned;
+  return Status::OK();
+}
+
 Status RepositoryImpl::PutBlocks(const Digest& digest, std::vector<EncodedBlock> blocks, PutResult* result) {
-  (void)digest, (void)blocks, (void)result;
-  return Status::NotSupported("PutBlocks: blocked records are not implemented yet");
+  uint64_t raw_size = 0;
+  Status s = blocks::CheckBlocks(blocks, &raw_size);
+  if (s.ok()) s = Admit(raw_size);
+  const Digest whole = blocks.size() == 1 ? blocks[0].hash : Sha256("");
+  if (s.ok() && blocks.size() <= 1 && whole != digest) {
+    s = Status::Corruption("content hashes to " + whole.ToHex() + ", not to its name " + digest.ToHex());
+  }
+  if (!s.ok()) return Fail(s);
+  // A zstd record needs version 3 or more: a lone zstd block in an older
+  // zlib repository raises it as a blocked record would.
+  bool zstd = false;
+  for (const auto& b : blocks) zstd |= b.codec == kCodecZstd;
+  const bool needs_version = blocks.size() > 1 || (zstd && ctx_->format_version.load() < format::kRepoVersionZstd);
+  auto encode = [&](uint8_t* codec, std::string* owned, std::string_view* payload) {
+    if (needs_version && !BlocksAllowed()) {  // the whole chunk as one plain record
+      std::string raw;
+      Status d = blocks::DecodePayload(blocks::EncodePayload(blocks), static_cast<uint32_t>(raw_size), &raw);
+      if (!d.ok()) return d;
+      std::string compressed;
+      *codec = codec::Encode(raw, ctx_->settings.codec, ctx_->settings.compression_level, &compressed);
+      *owned = *codec == format::kCodecRaw ? std::move(raw) : std::move(compressed);
+    } else if (blocks.size() > 1) {
+      *owned = blocks::EncodePayload(blocks);
+      *codec = format::kCodecBlocks;
+    } else {  // one block is the whole chunk: a plain record (none: the empty chunk)
+      *codec = blocks.empty() ? format::kCodecRaw : blocks[0].codec;
+      if (!blocks.empty()) *owned = std::move(blocks[0].bytes);
+    }
+    *payload = *owned;
+    return Status::OK();
+  };
+  return Store(digest, raw_size, encode, result);
 }
 
 Status RepositoryImpl::OpenChunk(const Digest& digest, std::unique_ptr<ChunkReader>* out) {
-  (void)digest, (void)out;
-  return Status::NotSupported("OpenChunk: blocked records are not implemented yet");
+  ChunkLocation loc;
+  if (!shards_[digest.shard()]->Find(digest, &loc)) return Status::NotFound("chunk " + digest.ToHex());
+  std::shared_ptr<RandomAccessFile> file;
+  Status s = loc.pack->OpenFile(&file);
+  if (RefindAfterCompaction(&s, digest, &loc)) s = loc.pack->OpenFile(&file);
+  if (!s.ok()) return Fail(s);
+  *out = NewChunkReader(std::move(loc.pack), std::move(file), loc.entry);
+  return Status::OK();
 }
 
 }  // namespace chunkfs

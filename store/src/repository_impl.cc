@@ -48,16 +48,31 @@ Status RepositoryImpl::OpenShards(std::unique_ptr<FileLock> lock) {
   return Status::OK();
 }
 
-Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Digest* expected) {
-  if (ctx_->read_only) return Fail(Status::InvalidArgument("repository is open read-only"));
-  if (data.size() > ctx_->settings.max_chunk_size) {
-    return Fail(Status::TooLarge("chunk of " + std::to_string(data.size()) + " bytes exceeds the maximum of " +
-                                 std::to_string(ctx_->settings.max_chunk_size)));
+Status RepositoryImpl::Admit(uint64_t raw_size) {
+  if (ctx_->read_only) return Status::InvalidArgument("repository is open read-only");
+  if (raw_size > ctx_->settings.max_chunk_size) {
+    return Status::TooLarge("chunk of " + std::to_string(raw_size) + " bytes exceeds the maximum of " +
+                            std::to_string(ctx_->settings.max_chunk_size));
   }
+  return Status::OK();
+}
+
+Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Digest* expected) {
+  if (Status s = Admit(data.size()); !s.ok()) return Fail(s);
   Digest d = Sha256(data);
   if (expected != nullptr && d != *expected) {
     return Fail(Status::Corruption("content hashes to " + d.ToHex() + ", not to its name " + expected->ToHex()));
   }
+  // A chunk over one block is stored as a blocked record, so that it can be read block by block.
+  auto encode = [&](uint8_t* codec, std::string* owned, std::string_view* payload) {
+    if (data.size() > kBlockSize && BlocksAllowed()) return EncodeLarge(data, codec, owned, payload);
+    EncodePlain(data, codec, owned, payload);
+    return Status::OK();
+  };
+  return Store(d, data.size(), encode, result);
+}
+
+Status RepositoryImpl::Store(const Digest& d, uint64_t raw_size, const Encoder& encode, PutResult* result) {
   result->digest = d;
   result->was_new = false;
   Shard& shard = *shards_[d.shard()];
@@ -67,10 +82,11 @@ Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Diges
   const bool found = shard.Find(d, &loc) && !shard.IsDamaged(d) &&
                      (ctx_->tokens_open.load() == 0 || shard.MarkUsed(d));
   if (!found) {  // compress outside the shard lock
-    std::string compressed;
-    uint8_t codec = codec::Encode(data, ctx_->settings.codec, ctx_->settings.compression_level, &compressed);
-    std::string_view payload = codec == format::kCodecRaw ? data : std::string_view(compressed);
-    Status s = shard.Append(d, static_cast<uint32_t>(data.size()), codec, payload, &result->was_new);
+    uint8_t codec = format::kCodecRaw;
+    std::string owned;
+    std::string_view payload;
+    Status s = encode(&codec, &owned, &payload);
+    if (s.ok()) s = shard.Append(d, static_cast<uint32_t>(raw_size), codec, payload, &result->was_new);
     if (!s.ok()) return Fail(s);
   }
   if (result->was_new) puts_++;
@@ -78,17 +94,21 @@ Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Diges
   return Status::OK();
 }
 
+bool RepositoryImpl::RefindAfterCompaction(Status* s, const Digest& d, ChunkLocation* loc) {
+  if (!ctx_->read_only || !s->IsIOError() || s->err() != ENOENT) return false;
+  // The writer compacted the pack away since we loaded it: look again.
+  Shard& shard = *shards_[d.shard()];
+  shard.Reload();
+  if (shard.Find(d, loc)) return true;
+  *s = Status::NotFound("chunk " + d.ToHex());
+  return false;
+}
+
 Status RepositoryImpl::Get(const Digest& digest, std::string* out) {
   ChunkLocation loc;
   if (!shards_[digest.shard()]->Find(digest, &loc)) return Status::NotFound("chunk " + digest.ToHex());
   Status s = loc.pack->ReadChunk(loc.entry, out);
-  if (ctx_->read_only && s.IsIOError() && s.err() == ENOENT) {
-    // The writer compacted the pack away since we loaded it: look again.
-    Shard& shard = *shards_[digest.shard()];
-    shard.Reload();
-    if (!shard.Find(digest, &loc)) return Status::NotFound("chunk " + digest.ToHex());
-    s = loc.pack->ReadChunk(loc.entry, out);
-  }
+  if (RefindAfterCompaction(&s, digest, &loc)) s = loc.pack->ReadChunk(loc.entry, out);
   if (s.IsCorruption()) {
     corrupt_reads_++;
     shards_[digest.shard()]->MarkDamaged(digest);  // a new Put of it stores it again

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <array>
+#include <functional>
+#include <string>
+#include <string_view>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -51,6 +54,28 @@ class RepositoryImpl final : public Repository {
 
  private:
   Status SyncShards(bool* publish_pending);
+  // Put and PutBlocks (repository_blocks.cc has the blocked half):
+  // InvalidArgument if read-only, TooLarge over the maximum chunk size.
+  Status Admit(uint64_t raw_size);
+  // Gives a record's codec and payload (*payload may point into *owned).
+  using Encoder = std::function<Status(uint8_t* codec, std::string* owned, std::string_view* payload)>;
+  // The one append path of Put and PutBlocks: dedup (a dedup hit while a
+  // prune token is open is recorded), `encode` outside the shard lock only
+  // if the chunk is not stored, the append, the counters.
+  Status Store(const Digest& d, uint64_t raw_size, const Encoder& encode, PutResult* result);
+  // A plain record of `data` (*payload: data itself when stored raw).
+  void EncodePlain(std::string_view data, uint8_t* codec, std::string* owned, std::string_view* payload);
+  // A blocked record of `data` (over one block), its blocks encoded on this thread.
+  Status EncodeLarge(std::string_view data, uint8_t* codec, std::string* owned, std::string_view* payload);
+  // Before the first blocked record: true once the header says version 4
+  // (an older program must then refuse the repository), raising an older
+  // one under header_mu_. False (logged) if it cannot: the chunk is then
+  // stored as a plain record.
+  bool BlocksAllowed();
+  // Re-finds a chunk whose pack a read-only open found removed (the writer
+  // compacted it away): true if *s says so and the chunk is still stored
+  // (*loc: where now); *s becomes NotFound if it is not.
+  bool RefindAfterCompaction(Status* s, const Digest& d, ChunkLocation* loc);
   // Prune helpers (repository_prune.cc).
   void EndPrune(uint64_t gen);
   Status CheckToken(const PruneToken& t);
@@ -90,6 +115,8 @@ class RepositoryImpl final : public Repository {
   std::mutex tokens_mu_;
   std::set<uint64_t> tokens_;
   std::mutex prune_mu_, compact_mu_;
+  // One header rewrite at a time (a prune's version 2, blocked records' 4).
+  std::mutex header_mu_;
   std::atomic<uint64_t> chunks_deleted_{0}, bytes_reclaimed_{0}, compactions_{0}, compaction_copied_{0};
   std::atomic<uint64_t> compaction_running_{0};
 };

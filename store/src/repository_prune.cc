@@ -116,6 +116,7 @@ Status RepositoryImpl::Prune(const std::vector<Digest>& keep, const PruneOptions
     return Fail(s);
   }
   if (r->chunks_deleted > 0 && ctx_->format_version.load() < format::kRepoVersion) {
+    std::lock_guard<std::mutex> h(header_mu_);  // never beside a rewrite for blocked records (BlocksAllowed)
     if (!(s = UpgradeHeader(ctx_->env, ctx_->repo)).ok()) return Fail(s.WithContext("upgrading the header"));
     ctx_->format_version = format::kRepoVersion;
   }

@@ -69,8 +69,8 @@ TEST_F(BadRepoTest, NewerFormatVersion) {
   Fill(4096, 8);
   std::string h = ReadFileOrDie(Repo() + "/chunkfs.repo");
   ASSERT_EQ(h.size(), 128u);
-  for (size_t copy : {size_t{0}, size_t{64}}) {  // both copies say version 4 (3 is zstd's), with valid CRCs
-    PutU32(&h, copy + 8, 4);
+  for (size_t copy : {size_t{0}, size_t{64}}) {  // both copies say version 5 (4 is blocked records'), valid CRCs
+    PutU32(&h, copy + 8, 5);
     PutU32(&h, copy + 60, Crc(h, copy, 60));
   }
   WriteFileOrDie(Repo() + "/chunkfs.repo", h);

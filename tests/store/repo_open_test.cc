@@ -190,7 +190,7 @@ TEST(RepoOpen, NewerFormatVersionRefusedNothingChanged) {
     auto repo = OpenOrDie(dir.Sub("r"));
     PutOrDie(repo.get(), "old data");
   }
-  PatchHeaderVersion(dir.Sub("r"), 4);  // this program reads versions up to 3
+  PatchHeaderVersion(dir.Sub("r"), 5);  // this program reads versions up to 4
   auto before = TreeHashes(dir.Sub("r"));
   for (bool ro : {false, true}) {
     Status s = TryOpen(dir.Sub("r"), ro);

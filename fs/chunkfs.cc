@@ -42,6 +42,14 @@ size_t HandleTable::size() const {
   return handles_.size();
 }
 
+std::vector<std::shared_ptr<FileHandle>> HandleTable::All() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::shared_ptr<FileHandle>> all;
+  all.reserve(handles_.size());
+  for (const auto& [id, h] : handles_) all.push_back(h);
+  return all;
+}
+
 // ------------------------------------------------------------- lifecycle
 
 ChunkFs::ChunkFs(const FsConfig& config, Logger log)
@@ -160,6 +168,7 @@ Status ChunkFs::Shutdown() {
   flusher_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
   workers_.Shutdown();  // runs what is queued (uploads still hold the repository)
+  DropChunkReaders();   // their packs go before the repository closes
   Status result;
   if (repo_) {
     Status s;

@@ -23,9 +23,11 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <fuse_lowlevel.h>
 
+#include "block_reader.h"
 #include "chunk_cache.h"
 #include "chunkfs/repository.h"
 #include "compactor.h"
@@ -91,12 +93,16 @@ struct FileHandle {
   Kind kind = Kind::kChunk;
   std::shared_ptr<Node> node;
 
-  std::mutex mu;  // guards content, iter, iter_cookie
+  std::mutex mu;  // guards blocks, iter, iter_cookie
 
   // kChunk: a chunk (also a committed /incoming name opened read-only),
-  // loaded and verified at the first read, kept until release.
+  // opened in the store at the first read and read block by block
+  // (block_reader.h); its read-ahead stops when the handle goes.
   Digest digest{};
-  ChunkCache::Content content;
+  std::shared_ptr<BlockReader> blocks;
+  ~FileHandle() {
+    if (blocks) blocks->Close();
+  }
 
   // kUpload: an /incoming file open for writing (or read while being written).
   std::shared_ptr<Upload> upload;
@@ -120,6 +126,8 @@ class HandleTable {
   std::shared_ptr<FileHandle> Get(uint64_t id) const;
   std::shared_ptr<FileHandle> Remove(uint64_t id);
   size_t size() const;
+  // Every open handle (shutdown).
+  std::vector<std::shared_ptr<FileHandle>> All() const;
 
  private:
   mutable std::mutex mu_;
@@ -135,7 +143,8 @@ struct FsCounters {
   std::atomic<uint64_t> too_large{0};       // EFBIG answers
   std::atomic<uint64_t> bytes_written{0};   // bytes written into /incoming
   std::atomic<uint64_t> bytes_read{0};      // bytes served by read()
-  std::atomic<uint64_t> chunk_loads{0};     // chunks read from the store (decompressed)
+  std::atomic<uint64_t> chunk_loads{0};     // chunks opened (or read whole) in the store
+  BlockReader::Counters blocks;             // blocks read (and read ahead) from the store
   std::atomic<uint64_t> read_errors{0};     // EIO answers to read()
   std::atomic<uint64_t> spills{0};          // uploads that spilled to REPO/tmp
   std::atomic<uint64_t> background_syncs{0};
@@ -257,6 +266,13 @@ class ChunkFs {
   int ReaddirChunks(fuse_req_t req, FileHandle& h, size_t size, off_t off, std::string* buf);
   // Loads a verified chunk (cache, else the store). 0, ENOENT or EIO.
   int LoadChunk(const Digest& digest, ChunkCache::Content* out);
+  // Opens the chunk in the store for reading block by block. 0 or an errno.
+  int OpenBlocks(const Digest& digest, std::shared_ptr<BlockReader>* out);
+  // A failed read of `digest`: counted, logged (rate-limited), its errno.
+  int ReadFailed(const Digest& digest, const Status& s);
+  // Shutdown, once no request and no pool task runs: lets go of every open
+  // chunk's ChunkReader (and so of its pack) before the repository closes.
+  void DropChunkReaders();
 
   // control_ops.cc
   int OpenControl(const std::shared_ptr<Node>& node, fuse_file_info* fi);

@@ -150,6 +150,13 @@ int ChunkFs::OpenChunkLike(const std::shared_ptr<Node>& node, fuse_file_info* fi
   return 0;
 }
 
+int ChunkFs::ReadFailed(const Digest& digest, const Status& s) {
+  counters_.read_errors.fetch_add(1, std::memory_order_relaxed);
+  Log("reading chunk " + digest.ToHex() + " failed: " + s.ToString());
+  if (s.IsIOError() && s.err() != 0) return s.err();
+  return EIO;  // damaged (Corruption), or gone: never wrong bytes
+}
+
 int ChunkFs::LoadChunk(const Digest& digest, ChunkCache::Content* out) {
   if (auto c = cache_.Find(digest)) {
     *out = std::move(c);
@@ -157,12 +164,7 @@ int ChunkFs::LoadChunk(const Digest& digest, ChunkCache::Content* out) {
   }
   auto data = std::make_shared<std::string>();
   Status s = repo_->Get(digest, data.get());
-  if (!s.ok()) {
-    counters_.read_errors.fetch_add(1, std::memory_order_relaxed);
-    Log("reading chunk " + digest.ToHex() + " failed: " + s.ToString());
-    if (s.IsIOError() && s.err() != 0) return s.err();
-    return EIO;  // damaged (Corruption), or gone: never wrong bytes
-  }
+  if (!s.ok()) return ReadFailed(digest, s);
   counters_.chunk_loads.fetch_add(1, std::memory_order_relaxed);
   ChunkCache::Content content = std::move(data);
   cache_.Insert(digest, content);
@@ -170,23 +172,43 @@ int ChunkFs::LoadChunk(const Digest& digest, ChunkCache::Content* out) {
   return 0;
 }
 
-int ChunkFs::ReadChunk(FileHandle& h, size_t size, off_t off, ReadReply* out) {
-  ChunkCache::Content content;
-  {
-    // Loaded once per open: concurrent first reads wait for one load.
-    std::lock_guard<std::mutex> l(h.mu);
-    if (!h.content) {
-      if (int err = LoadChunk(h.digest, &h.content)) return err;
-    }
-    content = h.content;
-  }
-  uint64_t o = static_cast<uint64_t>(off);
-  if (o < content->size()) {
-    out->data = content->data() + o;
-    out->size = std::min<uint64_t>(size, content->size() - o);
-  }
-  out->holder = std::move(content);
+int ChunkFs::OpenBlocks(const Digest& digest, std::shared_ptr<BlockReader>* out) {
+  std::unique_ptr<ChunkReader> reader;
+  Status s = repo_->OpenChunk(digest, &reader);
+  if (!s.ok()) return ReadFailed(digest, s);
+  counters_.chunk_loads.fetch_add(1, std::memory_order_relaxed);
+  *out = BlockReader::Make(digest, std::move(reader), &cache_, &workers_, &counters_.blocks, BlockReader::Options{});
   return 0;
+}
+
+int ChunkFs::ReadChunk(FileHandle& h, size_t size, off_t off, ReadReply* out) {
+  std::shared_ptr<BlockReader> blocks;
+  {
+    // Opened once per open: concurrent first reads wait for one open. The
+    // reader keeps the chunk's pack: a prune or compaction meanwhile does
+    // not end the reads of this open.
+    std::lock_guard<std::mutex> l(h.mu);
+    if (!h.blocks) {
+      if (int err = OpenBlocks(h.digest, &h.blocks)) return err;
+    }
+    blocks = h.blocks;
+  }
+  // Only the blocks [off, off + size) covers (cache, else the store, once).
+  std::string_view part;
+  Status s = blocks->Read(static_cast<uint64_t>(off), size, &out->holder, &out->owned, &part);
+  if (!s.ok()) return ReadFailed(h.digest, s);
+  out->data = part.data();
+  out->size = part.size();
+  return 0;
+}
+
+void ChunkFs::DropChunkReaders() {
+  for (const auto& h : handles_.All()) {
+    if (h->kind != FileHandle::Kind::kChunk) continue;
+    std::lock_guard<std::mutex> l(h->mu);
+    if (h->blocks) h->blocks->Close();
+    h->blocks.reset();
+  }
 }
 
 int ChunkFs::ReaddirRoot(fuse_req_t req, size_t size, off_t off, std::string* buf) {

@@ -89,6 +89,8 @@ std::string ChunkFs::StatsJson() {
   j.Field("bytes_written", get(c.bytes_written));
   j.Field("bytes_read", get(c.bytes_read));
   j.Field("chunk_loads", get(c.chunk_loads));
+  j.Field("block_loads", get(c.blocks.block_loads));
+  j.Field("readahead_loads", get(c.blocks.readahead_loads));
   j.Begin("cache");
   j.Field("bytes", cache_.bytes());
   j.Field("limit", config_.cache_size);

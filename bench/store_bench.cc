@@ -292,7 +292,7 @@ void BuildBig(const std::string& path, size_t n, bool fast) {
       OrDie(repo->Put(BigChunk(i, buf), &r), "put");
       if (i % 200000 == 199999) {
         OrDie(repo->Sync(), "sync");  // seals the full packs
-        if (first == 0) std::fprintf(stderr, "\r  building %zu chunks: %zu%% ", n, i * 100 / n);
+        std::fprintf(stderr, "\r  building %zu chunks: %zu%% ", n, i * 100 / n);
       }
     }
   };

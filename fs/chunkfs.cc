@@ -1,6 +1,7 @@
 // ChunkFs: dispatch by inode kind, file handles, the commit and the flusher.
 #include "chunkfs.h"
 
+#include "chunkfs/repo_env.h"
 #include "readahead.h"
 
 #include <fcntl.h>
@@ -469,7 +470,10 @@ int ChunkFs::Releasedir(fuse_ino_t /*ino*/, fuse_file_info* fi) {
 }
 
 int ChunkFs::Statfs(fuse_ino_t /*ino*/, struct statvfs* st) {
-  if (::statvfs(repo_->path().c_str(), st) != 0) return errno;
+  // A repository in a RADOS pool (docs/RADOS.md) has no local file system:
+  // df shows the local folder where uploads spill, for now.
+  const std::string& where = chunkfs::IsRadosPath(repo_->path()) ? config_.tmp_dir : repo_->path();
+  if (::statvfs(where.c_str(), st) != 0) return errno;
   st->f_namemax = 255;
   return 0;
 }

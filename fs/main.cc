@@ -25,6 +25,7 @@
 
 #include "chunkfs.h"
 #include "chunkfs/permissions.h"
+#include "chunkfs/repo_env.h"
 #include "chunkfs/repo_paths.h"
 #include "daemon.h"
 #include "log.h"
@@ -115,9 +116,53 @@ std::string Absolute(const std::string& path) {
   return path;
 }
 
+// The settings -o create gives a new repository.
+RepoSettings NewRepoSettings(const MountOptions& o) {
+  RepoSettings settings;
+  if (o.pack_size) settings.pack_size_limit = o.pack_size;
+  if (o.max_chunk) settings.max_chunk_size = static_cast<uint32_t>(o.max_chunk);
+  if (o.compression >= 0) settings.compression_level = o.compression;
+  if (o.codec != 0) settings.codec = o.codec;
+  return settings;
+}
+
+RepoEnvOptions EnvOptions(const MountOptions& o) {
+  RepoEnvOptions e;
+  e.ceph_conf = o.ceph_conf;
+  e.ceph_id = o.ceph_id;
+  return e;
+}
+
+// REPO rados:POOL[/NS] (docs/RADOS.md): checks it, with -o create makes it.
+// Before the fork: the connection is closed again on return (librados'
+// threads would not survive the fork).
+bool PrepareRadosRepository(const MountOptions& o, Logger& log) {
+  OpenedEnv opened;
+  Status s = EnvForRepository(o.repo, EnvOptions(o), &opened);
+  bool has_header = false;
+  if (s.ok()) s = opened.env->FileExists(repo_paths::HeaderFile(opened.path), &has_header);
+  if (!s.ok()) {
+    log.Error("cannot reach the repository " + o.repo + ": " + s.ToString());
+    return false;
+  }
+  if (has_header) return true;
+  if (!o.create || o.read_only) {
+    log.Error(o.repo + " holds no chunkfs repository. Create one with `chunkctl init " + o.repo +
+              "`, or mount with -o create" + (o.read_only ? " (not with -o ro)." : "."));
+    return false;
+  }
+  if (!(s = Repository::Create(opened.path, NewRepoSettings(o), opened.env)).ok()) {
+    log.Error("creating the repository " + o.repo + " failed: " + s.ToString());
+    return false;
+  }
+  log.Info("created a new repository in " + o.repo);
+  return true;
+}
+
 // Resolves REPO; with -o create makes a repository of a missing or empty
 // directory. Returns false (after saying why) if REPO is not usable.
 bool PrepareRepository(const MountOptions& o, Logger& log, std::string* path) {
+  if (IsRadosPath(o.repo)) return PrepareRadosRepository(o, log);
   struct stat st;
   bool exists = ::stat(path->c_str(), &st) == 0;
   if (exists && !S_ISDIR(st.st_mode)) {
@@ -145,12 +190,7 @@ bool PrepareRepository(const MountOptions& o, Logger& log, std::string* path) {
         "refusing to create a repository in it");
     return false;
   }
-  RepoSettings settings;
-  if (o.pack_size) settings.pack_size_limit = o.pack_size;
-  if (o.max_chunk) settings.max_chunk_size = static_cast<uint32_t>(o.max_chunk);
-  if (o.compression >= 0) settings.compression_level = o.compression;
-  if (o.codec != 0) settings.codec = o.codec;
-  Status s = Repository::Create(*path, settings);
+  Status s = Repository::Create(*path, NewRepoSettings(o));
   if (!s.ok()) {
     log.Error("creating the repository " + o.repo + " failed: " + s.ToString());
     return false;
@@ -169,7 +209,11 @@ bool OpenRepository(const MountOptions& o, const std::string& path, Logger& log,
   if (o.compression >= 0) oo.compression_level = o.compression;
   oo.codec = o.codec;
   oo.log = [&log](const std::string& line) { log.Problem(LogLevel::kWarning, "repository: " + line); };
-  Status s = Repository::Open(path, oo, repo);
+  OpenedEnv opened;  // the local file system, or a RADOS pool (docs/RADOS.md)
+  Status s = EnvForRepository(path, EnvOptions(o), &opened);
+  oo.env = opened.env;
+  oo.env_owner = opened.owner;
+  if (s.ok()) s = Repository::Open(opened.path, oo, repo);
   if (!s.ok()) {
     if (s.IsBusy()) {
       log.Error(s.message());  // names the holder's pid
@@ -219,7 +263,7 @@ int Run(int argc, char** argv) {
 
   // Every option is checked (libfuse's by fuse_session_new) before anything
   // is created or mounted.
-  std::string repo_path = Absolute(o.repo);
+  std::string repo_path = IsRadosPath(o.repo) ? o.repo : Absolute(o.repo);
   AddMountOptions(&args, o, repo_path);
 
   ConfigureMallocForMount();  // large buffers go back to the system when freed
@@ -235,7 +279,7 @@ int Run(int argc, char** argv) {
   cfg.compact_rate = o.compact_rate;
   cfg.compact_interval_ms = o.compact_interval_ms;
   cfg.read_only = o.read_only;
-  cfg.tmp_dir = repo_paths::TempDir(repo_path);
+  cfg.tmp_dir = IsRadosPath(o.repo) ? DefaultLocalTempDir() : repo_paths::TempDir(repo_path);  // RADOS: spill locally
   cfg.uid = ::getuid();
   cfg.gid = ::getgid();
   cfg.mountpoint = Absolute(o.mountpoint);  // resolved now: resolving it once mounted would ask the mount
@@ -262,7 +306,7 @@ int Run(int argc, char** argv) {
   if (!CheckMountpoint(o, log)) return 1;
   if (!PrepareRepository(o, log, &repo_path)) return 1;
   // Said once, before detaching (docs/MOUNT.md "Permissions").
-  if (std::string w = WorldAccessWarning(repo_path); !w.empty()) log.Warning(w);
+  if (std::string w = IsRadosPath(o.repo) ? "" : WorldAccessWarning(repo_path); !w.empty()) log.Warning(w);
 
   Daemonizer daemon;
   if (!o.foreground) {

@@ -40,6 +40,8 @@ enum Key {
   kKeyIncomingGroup,
   kKeyReadahead,
   kKeyCodec,
+  kKeyCephConf,
+  kKeyCephId,
   kKeyNeedsValue,
   kKeyMountOnly,
 };
@@ -74,6 +76,8 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("incoming_mode=", kKeyIncomingMode),
     FUSE_OPT_KEY("incoming_group=", kKeyIncomingGroup),
     FUSE_OPT_KEY("readahead=", kKeyReadahead),
+    FUSE_OPT_KEY("ceph_conf=", kKeyCephConf),
+    FUSE_OPT_KEY("ceph_id=", kKeyCephId),
     // The value-taking options given without a value: a clear error rather
     // than libfuse's "unknown option".
     FUSE_OPT_KEY("pack_size", kKeyNeedsValue),
@@ -92,6 +96,8 @@ const struct fuse_opt kOptSpec[] = {
     FUSE_OPT_KEY("incoming_mode", kKeyNeedsValue),
     FUSE_OPT_KEY("incoming_group", kKeyNeedsValue),
     FUSE_OPT_KEY("readahead", kKeyNeedsValue),
+    FUSE_OPT_KEY("ceph_conf", kKeyNeedsValue),
+    FUSE_OPT_KEY("ceph_id", kKeyNeedsValue),
     // Options of mount(8) and fstab that mean nothing to the file system
     // (mount(8) and mount.fuse3 drop most of them; they are accepted here in
     // case one gets through, e.g. `chunkfs REPO MNT -o nofail`). x-* too
@@ -283,6 +289,12 @@ int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/)
       if (!s.ok()) *st->error = std::string("-o ") + arg + ": " + s.message();
       return s.ok() ? 0 : -1;
     }
+    case kKeyCephConf:
+      o->ceph_conf = ValueOf(arg);
+      return 0;
+    case kKeyCephId:
+      o->ceph_id = ValueOf(arg);
+      return 0;
     case kKeySync:
       o->sync = true;
       return 0;
@@ -464,6 +476,10 @@ chunkfs options:
                            allow_other; /chunks is then readable by all
     -o incoming_group=G    group (name or id) of /incoming, whose members may
                            write there (mode 0770 unless incoming_mode is given)
+    -o ceph_conf=FILE      REPO rados:POOL[/NAMESPACE] (a Ceph RADOS pool,
+                           docs/RADOS.md): the ceph config (default: as the
+                           ceph tools find it, CEPH_CONF or /etc/ceph/ceph.conf)
+    -o ceph_id=ID          ... and the client id (default admin, or CEPH_ARGS)
     -V, --version          print the version and exit
     -h, --help             print this help and exit
 

@@ -56,6 +56,10 @@ struct MountOptions {
   int64_t incoming_group = -1;      // -o incoming_group=NAME|GID (-1: the mounting user's group)
   bool user_fsname = false;   // fsname= given by the user (else fsname=REPO)
   bool user_subtype = false;  // subtype= given by the user (else subtype=chunkfs)
+  // A repository in a RADOS pool (REPO rados:POOL[/NS], docs/RADOS.md): the
+  // ceph config file and client id ("": as the ceph tools find them).
+  std::string ceph_conf;  // -o ceph_conf=FILE
+  std::string ceph_id;    // -o ceph_id=ID (client.ID)
 };
 
 // Parses "4096", "64K", "16M", "1G", "16MiB", "1T" (binary multiples). False

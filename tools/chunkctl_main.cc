@@ -7,6 +7,7 @@
 //
 // Commands are rows of kCommands. Exit statuses: cli.h (kExitStatusHelp).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -76,7 +77,9 @@ int Usage() {
   printf(
       "  help [COMMAND]\n\n"
       "options:\n  -h, --help     show this help (or a command's, after it)\n"
-      "  --version      show the version\n\n"
+      "  --version      show the version\n"
+      "  --ceph-conf FILE, --ceph-id ID  (before COMMAND) for a repository rados:POOL[/NAMESPACE]:\n"
+      "                 the ceph config and client id (default: CEPH_CONF, CEPH_ARGS, /etc/ceph/ceph.conf)\n\n"
       "On a terminal, check, repair, put, prune and compact keep a progress line on stderr;\n"
       "nothing is shown when stderr is not a terminal.\n\n");
   fputs(kExitStatusHelp, stdout);
@@ -122,7 +125,49 @@ int Main(const CommandArgs& argv) {
 }  // namespace
 }  // namespace chunkctl
 
+namespace chunkctl {
+namespace {
+
+// The global options before the command, --ceph-conf FILE and --ceph-id ID
+// (a repository rados:POOL[/NS], docs/RADOS.md), become what the ceph tools
+// read: CEPH_CONF, and --id in CEPH_ARGS. Returns false after a usage error.
+bool TakeCephOptions(CommandArgs* args) {
+  while (!args->empty()) {
+    std::string opt = args->front(), value;
+    size_t eq = opt.find('=');
+    if (eq != std::string::npos) {
+      value = opt.substr(eq + 1);
+      opt.resize(eq);
+    }
+    if (opt != "--ceph-conf" && opt != "--ceph-id") return true;
+    args->erase(args->begin());
+    if (eq == std::string::npos) {
+      if (args->empty()) {
+        (void)UsageError(opt, "expected a value");  // printed; the caller returns kExitUsage
+        return false;
+      }
+      value = args->front();
+      args->erase(args->begin());
+    }
+    if (value.empty()) {
+      (void)UsageError(opt, "expected a value");  // printed; the caller returns kExitUsage
+      return false;
+    }
+    if (opt == "--ceph-conf") {
+      setenv("CEPH_CONF", value.c_str(), 1);
+    } else {
+      const char* old = getenv("CEPH_ARGS");
+      setenv("CEPH_ARGS", ("--id " + value + (old != nullptr ? " " + std::string(old) : "")).c_str(), 1);
+    }
+  }
+  return true;
+}
+
+}  // namespace
+}  // namespace chunkctl
+
 int main(int argc, char** argv) {
   chunkctl::CommandArgs args(argv + 1, argv + argc);
+  if (!chunkctl::TakeCephOptions(&args)) return chunkctl::kExitUsage;
   return chunkctl::Main(args);
 }

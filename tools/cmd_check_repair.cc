@@ -19,6 +19,7 @@
 #include <string>
 
 #include "chunkfs/check.h"
+#include "chunkfs/repo_env.h"
 #include "cli.h"
 #include "commands.h"
 #include "progress.h"
@@ -46,7 +47,10 @@ int RunCheck(const CommandArgs& in) {
   options.read_data = args.Has("--read-data");
   options.progress = [&progress](uint64_t done, uint64_t total) { progress.Bytes(done, total); };
   chunkfs::CheckReport report;
-  chunkfs::Status s = chunkfs::CheckRepository(path, options, &report);
+  chunkfs::OpenedEnv opened;  // the local file system or a RADOS pool (docs/RADOS.md)
+  chunkfs::Status s = chunkfs::EnvForRepository(path, chunkfs::RepoEnvOptions{}, &opened);
+  options.env = opened.env;
+  if (s.ok()) s = chunkfs::CheckRepository(opened.path, options, &report);
   progress.Clear();
   if (!s.ok()) return FailStatus("check " + path, s);
   for (const chunkfs::Problem& p : report.problems) {
@@ -73,8 +77,10 @@ int RunRepair(const CommandArgs& in) {
   const std::string& path = args.positional[0];
   chunkfs::RepairReport report;
   Progress progress("repair");
-  chunkfs::Status s = chunkfs::RepairRepository(
-      path, nullptr, &report,
+  chunkfs::OpenedEnv opened;  // the local file system or a RADOS pool (docs/RADOS.md)
+  chunkfs::Status s = chunkfs::EnvForRepository(path, chunkfs::RepoEnvOptions{}, &opened);
+  if (s.ok()) s = chunkfs::RepairRepository(
+      opened.path, opened.env, &report,
       [&progress](const std::string& line) {
         progress.Clear();  // the action line replaces it; the next update shows again
         printf("action: %s\n", line.c_str());

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "chunkfs/repo_env.h"
 #include "chunkfs/repo_paths.h"
 #include "cli.h"
 
@@ -38,6 +39,10 @@ class Fd {
 }  // namespace
 
 chunkfs::Status ResolveTarget(const std::string& target, TargetKind* kind) {
+  if (chunkfs::IsRadosPath(target)) {  // a repository in a RADOS pool (docs/RADOS.md); Open says if it is none
+    *kind = TargetKind::kRepository;
+    return chunkfs::Status::OK();
+  }
   struct statfs sfs;
   if (::statfs(target.c_str(), &sfs) != 0) {
     int err = errno;

@@ -15,12 +15,6 @@ namespace {
 
 constexpr char kRadosPrefix[] = "rados:";
 
-[[maybe_unused]] std::string DefaultLocalTmp() {
-  const char* t = std::getenv("TMPDIR");
-  std::string base = t != nullptr && *t == '/' ? t : "/tmp";
-  return base + "/chunkfs-" + std::to_string(::getuid());
-}
-
 // "rados:POOL[/NAMESPACE]" -> pool, namespace.
 Status ParseRadosPath(const std::string& path, std::string* pool, std::string* ns) {
   std::string rest = path.substr(sizeof(kRadosPrefix) - 1);
@@ -34,6 +28,12 @@ Status ParseRadosPath(const std::string& path, std::string* pool, std::string* n
 }
 
 }  // namespace
+
+std::string DefaultLocalTempDir() {
+  const char* t = std::getenv("TMPDIR");
+  std::string base = t != nullptr && *t == '/' ? t : "/tmp";
+  return base + "/chunkfs-" + std::to_string(::getuid());
+}
 
 bool IsRadosPath(const std::string& path) { return path.compare(0, sizeof(kRadosPrefix) - 1, kRadosPrefix) == 0; }
 
@@ -53,7 +53,7 @@ Status EnvForRepository(const std::string& path, const RepoEnvOptions& options, 
     return s.WithContext(path);
   }
   out->owner = std::make_shared<ObjectEnv>(std::move(store), path,
-                                           options.local_tmp.empty() ? DefaultLocalTmp() : options.local_tmp);
+                                           options.local_tmp.empty() ? DefaultLocalTempDir() : options.local_tmp);
   out->env = out->owner.get();
   out->rados = true;
   return Status::OK();

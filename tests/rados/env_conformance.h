@@ -19,6 +19,7 @@ class EnvConformance : public ::testing::TestWithParam<EnvKind> {
  protected:
   void SetUp() override {
     t_ = GetParam().make();
+    ASSERT_NE(t_.env, nullptr) << "no Env to test (see above)";
     env_ = t_.env;
   }
   void TearDown() override {

@@ -21,6 +21,7 @@ class StoreConformance : public ::testing::TestWithParam<EnvKind> {
  protected:
   void SetUp() override {
     t_ = GetParam().make();
+    ASSERT_NE(t_.env, nullptr) << "no Env to test (see above)";
     Status s = Repository::Create(t_.repo, testutil::SmallSettings(64 << 10, 64 << 10), t_.env);
     ASSERT_TRUE(s.ok()) << s.ToString();
   }

@@ -33,6 +33,9 @@ struct OpenedEnv {
   bool rados = false;
 };
 
+// The default RepoEnvOptions::local_tmp: chunkfs-UID below $TMPDIR or /tmp.
+std::string DefaultLocalTempDir();
+
 // True for "rados:..." (a repository in a RADOS pool).
 bool IsRadosPath(const std::string& path);
 

@@ -1,0 +1,236 @@
+// RADOS repositories against a real cluster: the Env and store conformance
+// suites on a RADOS pool, takeover after kill -9 of a writer process, a real
+// mount writing and reading, and an -o ro reader mount beside it.
+//
+// The cluster: CHUNKFS_CEPH_CONF names its ceph.conf (set by the ctest
+// fixture that runs tools/ceph-test-cluster, tests/rados/CMakeLists.txt) and
+// CHUNKFS_CEPH_POOL its pool (default chunkfs-test). Without it every test
+// FAILS: a missing cluster is never a pass.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "chunkfs/repo_env.h"
+#include "chunkfs/repository.h"
+#include "env_conformance.h"
+#include "mount_fixture.h"
+#include "store_conformance.h"
+#include "test_util.h"
+
+namespace chunkfs::testing_env {
+namespace {
+
+std::string CephConf() {
+  const char* c = std::getenv("CHUNKFS_CEPH_CONF");
+  return c != nullptr ? c : "";
+}
+
+std::string Pool() {
+  const char* p = std::getenv("CHUNKFS_CEPH_POOL");
+  return p != nullptr && *p != '\0' ? p : "chunkfs-test";
+}
+
+// A fresh namespace of the test pool for each test: "rados:POOL/t-PID-N".
+std::string FreshRepo() {
+  static std::atomic<int> n{0};
+  return "rados:" + Pool() + "/t-" + std::to_string(getpid()) + "-" + std::to_string(n++);
+}
+
+RepoEnvOptions Options() {
+  RepoEnvOptions o;
+  o.ceph_conf = CephConf();
+  return o;
+}
+
+// Another connection to the cluster, as another process would have.
+std::shared_ptr<Env> Connect(const std::string& repo) {
+  OpenedEnv opened;
+  Status s = EnvForRepository(repo, Options(), &opened);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return s.ok() ? opened.owner : nullptr;
+}
+
+EnvUnderTest RadosKind() {
+  EnvUnderTest t;
+  if (CephConf().empty()) {
+    ADD_FAILURE() << "CHUNKFS_CEPH_CONF is not set: start a cluster (tools/ceph-test-cluster up DIR) and set it "
+                     "to DIR/ceph.conf, or run these tests through ctest";
+    return t;
+  }
+  const std::string repo = FreshRepo();
+  t.owner = Connect(repo);
+  if (t.owner == nullptr) return t;
+  t.env = t.owner.get();
+  t.dir = repo;
+  t.repo = repo;
+  t.reopen = [repo] { return Connect(repo); };
+  Status s = t.env->CreateDir(t.dir);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return t;
+}
+
+const EnvKind kKinds[] = {{"Rados", RadosKind}};
+INSTANTIATE_TEST_SUITE_P(Env, EnvConformance, ::testing::ValuesIn(kKinds), KindName);
+INSTANTIATE_TEST_SUITE_P(Store, StoreConformance, ::testing::ValuesIn(kKinds), KindName);
+
+// ---------------------------------------------------------------- kill -9 of a writer
+
+std::vector<std::string> WriterChunks() {
+  std::vector<std::string> out;
+  for (int i = 0; i < 40; ++i) out.push_back(testutil::RandomBytes(3000 + 17 * i, 900 + i));
+  return out;
+}
+
+// The writer process (this binary with --hold-writer REPO): opens REPO for
+// writing, stores WriterChunks(), syncs, says "ready" and waits to be killed.
+int HoldWriter(const std::string& repo) {
+  OpenedEnv opened;
+  Status s = EnvForRepository(repo, Options(), &opened);
+  std::unique_ptr<Repository> r;
+  OpenOptions o;
+  o.env = opened.env;
+  o.env_owner = opened.owner;
+  if (s.ok()) s = Repository::Open(opened.path, o, &r);
+  for (const auto& c : WriterChunks()) {
+    PutResult pr;
+    if (s.ok()) s = r->Put(c, &pr);
+  }
+  if (s.ok()) s = r->Sync();  // acknowledged by the cluster: must survive the kill
+  if (!s.ok()) {
+    std::fprintf(stderr, "writer: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (;;) pause();
+}
+
+TEST(RadosTakeoverTest, KillNineOfTheWriterThenANewOpenTakesOverAndLosesNothing) {
+  ASSERT_FALSE(CephConf().empty()) << "CHUNKFS_CEPH_CONF is not set (see the top of this file)";
+  const std::string repo = FreshRepo();
+  std::shared_ptr<Env> env = Connect(repo);
+  ASSERT_NE(env, nullptr);
+  ASSERT_TRUE(Repository::Create(repo, RepoSettings{}, env.get()).ok());
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    dup2(out[1], 1);
+    execl("/proc/self/exe", "rados_cluster_test", "--hold-writer", repo.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  char buf[16] = {};
+  ssize_t n = read(out[0], buf, sizeof(buf) - 1);  // "ready", or EOF if the writer failed
+  close(out[0]);
+  if (n <= 0) {
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    FAIL() << "the writer process did not get ready";
+  }
+  OpenOptions o;
+  o.env = env.get();
+  std::unique_ptr<Repository> r;
+  Status s = Repository::Open(repo, o, &r);
+  EXPECT_TRUE(s.IsBusy()) << s.ToString();
+  EXPECT_NE(s.message().find("pid " + std::to_string(child)), std::string::npos) << s.ToString();
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  // At once: the holder's pid is gone on this host, so its lock is broken.
+  s = Repository::Open(repo, o, &r);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  for (const auto& c : WriterChunks()) {
+    std::string got;
+    ASSERT_TRUE(r->Get(Sha256(c), &got).ok());
+    ASSERT_EQ(got, c);
+  }
+  ASSERT_TRUE(r->Close().ok());
+}
+
+// ---------------------------------------------------------------- mounts
+
+using fs::testing::MountTest;
+using fs::testing::Q;
+using fs::testing::Sh;
+
+// MountTest with the repository in a RADOS pool instead of its folder.
+class RadosMountTest : public MountTest {
+ protected:
+  std::vector<std::string> MountOptions() const override { return {"ceph_conf=" + CephConf()}; }
+  void BeforeMount() override {
+    ASSERT_FALSE(CephConf().empty()) << "CHUNKFS_CEPH_CONF is not set (see the top of this file)";
+    repo_ = FreshRepo();
+    std::shared_ptr<Env> env = Connect(repo_);
+    ASSERT_NE(env, nullptr);
+    Status s = Repository::Create(repo_, RepoSettings{}, env.get());
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  // Waits (with a deadline) until `dir` is a mountpoint.
+  static bool WaitMounted(const std::string& dir) {
+    for (int i = 0; i < 300; ++i) {
+      std::ifstream in("/proc/self/mountinfo");
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.find(" " + dir + " ") != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+};
+
+TEST_F(RadosMountTest, WritesReadBackAndSurviveARemount) {
+  fs::testing::MakeTree(work_ + "/tree", 5);
+  ASSERT_EQ(Sh("cp -r " + Q(work_ + "/tree") + " " + Q(Incoming() + "/tree") + " && sync"), 0) << Log();
+  ExpectTreeStored(work_ + "/tree", Incoming() + "/tree");
+  Unmount();
+  Mount();
+  for (const auto& [rel, hex] : fs::testing::Sha256sumTree(work_ + "/tree")) {
+    EXPECT_EQ(Sh("cmp -s " + Q(ChunkPath(hex)) + " " + Q(work_ + "/tree/" + rel)), 0) << rel << "\n" << Log();
+  }
+}
+
+TEST_F(RadosMountTest, AReadOnlyMountBesideTheWriterSeesItsChunks) {
+  const std::string mnt2 = dir_ + "/mnt-ro";
+  ASSERT_EQ(Sh("mkdir " + Q(mnt2)), 0);
+  const std::string data = fs::testing::RandomBytes(300000, 77);
+  const std::string hex = fs::testing::Sha256Hex(data);
+  fs::testing::WriteFile(work_ + "/f", data);
+  ASSERT_EQ(Sh("cp " + Q(work_ + "/f") + " " + Q(Incoming() + "/f")), 0) << Log();
+  FILE* reader = fs::testing::ShStart("exec " + Q(CHUNKFS_BINARY) + " " + Q(repo_) + " " + Q(mnt2) +
+                                      " -f -o ro,ceph_conf=" + Q(CephConf()));
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(WaitMounted(mnt2)) << "the -o ro mount did not come up";
+  // The reader finds a chunk the writer has stored by re-reading the shard
+  // (on a miss, at most once a second): poll with a deadline.
+  int rc = 1;
+  for (int i = 0; i < 100 && rc != 0; ++i) {
+    rc = Sh("cmp -s " + Q(mnt2 + "/chunks/" + hex) + " " + Q(work_ + "/f"));
+    if (rc != 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(rc, 0) << "the reader never served the writer's chunk";
+  EXPECT_NE(Sh("touch " + Q(mnt2 + "/incoming/x") + " 2>/dev/null"), 0);  // read-only
+  EXPECT_EQ(Sh("fusermount3 -u " + Q(mnt2)), 0);
+  std::string out;
+  EXPECT_EQ(fs::testing::ShFinish(reader, &out), 0) << out;
+}
+
+}  // namespace
+}  // namespace chunkfs::testing_env
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--hold-writer") return chunkfs::testing_env::HoldWriter(argv[2]);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

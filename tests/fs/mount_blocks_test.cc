@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <vector>
 
 #include "chunkfs/repository.h"
 #include "mount_fixture.h"
@@ -123,6 +125,39 @@ TEST_F(BlocksTest, ADamagedBlockIsEioForItsRangeOnly) {
   EXPECT_NE(Sh("cat " + Q(path) + " > /dev/null 2>&1"), 0);
   EXPECT_GE(Stat("read_errors"), 2);
   EXPECT_NE(Log().find("reading chunk " + Sha256Hex(data) + " failed"), std::string::npos) << Log();
+}
+
+class BlocksPruneTest : public BlocksTest {
+ protected:
+  std::vector<std::string> MountOptions() const override { return {"compact=off"}; }
+  int Ctl(const std::string& args, std::string* out) const {
+    return ShOut(std::string(CHUNKCTL_BINARY) + " " + args, out, true);
+  }
+};
+
+TEST_F(BlocksPruneTest, AChunkPrunedAndCompactedWhileOpenKeepsReading) {
+  std::string data = RandomBytes(8 * kMiB, 5);
+  std::string hex = Sha256Hex(data);
+  WriteFile(Incoming() + "/big", data);
+  WriteFile(Incoming() + "/kept", "kept");
+  ASSERT_EQ(Sh("sync -f " + Q(Incoming())), 0);
+  int fd = ::open(ChunkPath(hex).c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string head(4096, '\0');
+  ASSERT_EQ(::pread(fd, head.data(), head.size(), 0), 4096);  // opens the chunk in the store
+  EXPECT_TRUE(head == data.substr(0, 4096));
+  WriteFile(work_ + "/keep", Sha256Hex("kept") + "\n");
+  std::string out;
+  ASSERT_EQ(Ctl("prune " + Q(mnt_) + " --keep " + Q(work_ + "/keep"), &out), 0) << out;
+  ASSERT_EQ(Ctl("compact " + Q(mnt_), &out), 0) << out;
+  int err = 0;
+  EXPECT_EQ(Pread(ChunkPath(hex), 0, 1, &err), "");  // gone for a new open
+  EXPECT_EQ(err, ENOENT);
+  // The open file reads on: blocks far from the first (not read yet).
+  std::string tail(3 * kMiB, '\0');
+  ASSERT_EQ(::pread(fd, tail.data(), tail.size(), 5 * kMiB), static_cast<ssize_t>(tail.size())) << std::strerror(errno);
+  EXPECT_TRUE(tail == data.substr(5 * kMiB));
+  ::close(fd);
 }
 
 }  // namespace

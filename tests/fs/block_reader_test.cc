@@ -3,10 +3,10 @@
 // read-ahead on the pool, one load for concurrent readers, damaged blocks,
 // the cache bound, release while read-ahead runs.
 #include "block_reader.h"
+#include "eventually.h"
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -45,6 +45,13 @@ struct FakeChunk {
     open_gate = true;
     cv.notify_all();
   }
+  // True once a ReadBlock waits at the gate.
+  bool AwaitAtGate() {
+    return Eventually([&] {
+      std::lock_guard<std::mutex> l(mu);
+      return at_gate == 1;
+    });
+  }
 };
 
 class FakeReader : public ChunkReader {
@@ -76,16 +83,6 @@ class FakeReader : public ChunkReader {
  private:
   std::shared_ptr<FakeChunk> c_;
 };
-
-// Polls `cond` for up to 10 s (a deadline, not a timing assertion).
-bool Eventually(const std::function<bool()>& cond) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 std::shared_ptr<FakeChunk> MakeChunk(size_t size, uint64_t block_size) {
   auto c = std::make_shared<FakeChunk>();
@@ -192,10 +189,7 @@ TEST(BlockReaderTest, ConcurrentReadersOfABlockLoadItOnce) {
   f.chunk->gated.insert(3);
   std::string a, b;
   std::thread ta([&] { a = f.Read(3 * 4096, 4096); });
-  ASSERT_TRUE(Eventually([&] {
-    std::lock_guard<std::mutex> l(f.chunk->mu);
-    return f.chunk->at_gate == 1;
-  }));
+  ASSERT_TRUE(f.chunk->AwaitAtGate());
   std::thread tb([&] { b = f.Read(3 * 4096 + 5, 100, second.get()); });
   bool waited = Eventually([&] { return f.cache.waiting() == 1; });
   f.chunk->Open();
@@ -212,10 +206,7 @@ TEST(BlockReaderTest, AReaderWaitsForTheReadAheadOfItsBlock) {
   Fixture f(MakeChunk(10 * 4096, 4096), 1 << 20, &pool, /*ahead=*/1);
   f.chunk->gated.insert(1);
   EXPECT_EQ(f.Read(0, 4096), f.chunk->content.substr(0, 4096));
-  ASSERT_TRUE(Eventually([&] {
-    std::lock_guard<std::mutex> l(f.chunk->mu);
-    return f.chunk->at_gate == 1;  // the read-ahead task is loading block 1
-  }));
+  ASSERT_TRUE(f.chunk->AwaitAtGate());  // the read-ahead task is loading block 1
   std::string got;
   std::thread reader([&] { got = f.Read(4096, 4096); });
   bool waited = Eventually([&] { return f.cache.waiting() == 1; });
@@ -305,10 +296,7 @@ TEST(BlockReaderTest, ReleaseWhileReadAheadIsInFlightIsSafe) {
   Fixture f(MakeChunk(10 * 4096, 4096), 1 << 20, &pool, /*ahead=*/2);
   f.chunk->gated.insert(1);
   EXPECT_EQ(f.Read(0, 4096), f.chunk->content.substr(0, 4096));
-  ASSERT_TRUE(Eventually([&] {
-    std::lock_guard<std::mutex> l(f.chunk->mu);
-    return f.chunk->at_gate == 1;
-  }));
+  ASSERT_TRUE(f.chunk->AwaitAtGate());
   std::weak_ptr<BlockReader> weak = f.reader;
   f.reader->Close();  // the release of the file
   f.reader.reset();

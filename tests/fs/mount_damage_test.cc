@@ -29,26 +29,7 @@ class DamageTest : public MountTest {
       ASSERT_TRUE(repo->Put(good_, &r).ok());
       ASSERT_TRUE(repo->Close().ok());
     }
-    std::string packs;
-    ASSERT_EQ(ShOut("find " + Q(repo_ + "/shards") + " -name '*.dat'", &packs), 0);
-    std::string needle = bad_.substr(150000, 64);
-    bool flipped = false;
-    size_t pos = 0;
-    while (pos < packs.size() && !flipped) {
-      size_t nl = packs.find('\n', pos);
-      std::string path = packs.substr(pos, nl - pos);
-      pos = nl + 1;
-      std::string content = ReadFile(path);
-      size_t at = content.find(needle);
-      if (at == std::string::npos) continue;
-      int fd = ::open(path.c_str(), O_WRONLY);
-      ASSERT_GE(fd, 0);
-      char c = static_cast<char>(content[at + 10] ^ 0x01);
-      ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(at + 10)), 1);
-      ::close(fd);
-      flipped = true;
-    }
-    ASSERT_TRUE(flipped) << "payload not found in any pack";
+    ASSERT_TRUE(FlipStoredByte(repo_, bad_.substr(150000, 64))) << "payload not found in any pack";
   }
   std::string good_, bad_;
 };

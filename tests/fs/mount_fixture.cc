@@ -374,4 +374,24 @@ void MountTest::ExpectTreeStored(const std::string& src, const std::string& dst)
   }
 }
 
+bool FlipStoredByte(const std::string& repo, const std::string& needle) {
+  std::string packs;
+  if (ShOut("find " + Q(repo + "/shards") + " -name '*.dat'", &packs) != 0) return false;
+  for (size_t pos = 0; pos < packs.size();) {
+    size_t nl = packs.find('\n', pos);
+    std::string path = packs.substr(pos, nl - pos);
+    pos = nl + 1;
+    std::string content = ReadFile(path);
+    size_t at = content.find(needle);
+    if (at == std::string::npos) continue;
+    int fd = ::open(path.c_str(), O_WRONLY);
+    if (fd < 0) return false;
+    char c = static_cast<char>(content[at + 10] ^ 0x01);
+    bool ok = ::pwrite(fd, &c, 1, static_cast<off_t>(at + 10)) == 1;
+    ::close(fd);
+    return ok;
+  }
+  return false;
+}
+
 }  // namespace chunkfs::fs::testing

@@ -102,5 +102,9 @@ int Errno(int rc);
 // A field of /proc/PID/status in KiB ("VmRSS", "VmHWM", "RssAnon"); -1 if
 // unreadable.
 int64_t StatusKiB(pid_t pid, const std::string& field);
+// Damages a stored chunk: flips one byte (the 11th) of the first copy of
+// `needle` (64 bytes of a raw, i.e. random, payload) found in a pack file
+// (.dat) below `repo`. False if no pack holds it.
+bool FlipStoredByte(const std::string& repo, const std::string& needle);
 
 }  // namespace chunkfs::fs::testing

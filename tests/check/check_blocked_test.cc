@@ -19,15 +19,7 @@ class CheckBlocked : public ::testing::Test {
     d_ = PutOrDie(repo.get(), data_);
     ASSERT_TRUE(repo->Close().ok());
   }
-  // Flips a byte of block 2's stored bytes (raw blocks: found by content).
-  void DamageBlock2(bool fix_record_crc) {
-    uint64_t rec = 0;
-    const std::string dat = DatOf(Repo(), d_, &rec);
-    std::string b = ReadFileOrDie(dat);
-    b[FindUnique(b, data_.substr(2 * kBlockSize, 64)) + 500] ^= 0x10;
-    if (fix_record_crc) FixRecordCrc(&b, rec);
-    WriteFileOrDie(dat, b);
-  }
+  void DamageBlock2(bool fix_record_crc) { DamageRawBlock(Repo(), d_, data_, 2, fix_record_crc); }
   std::string Repo() const { return dir_.Sub("r"); }
   TempDir dir_;
   std::string data_;

@@ -118,13 +118,7 @@ class BlockedDamage : public ::testing::Test {
     data_ = RandomBytes(4 * kBlockSize - 5, 20);
     d_ = PutOrDie(repo.get(), data_);
     ASSERT_TRUE(repo->Close().ok());
-    uint64_t rec = 0;
-    const std::string dat = DatOf(Repo(), d_, &rec);
-    std::string b = ReadFileOrDie(dat);
-    const size_t block2 = FindUnique(b, data_.substr(2 * kBlockSize, 64));
-    b[block2 + 1000] ^= 0x40;
-    FixRecordCrc(&b, rec);
-    WriteFileOrDie(dat, b);
+    DamageRawBlock(Repo(), d_, data_, 2, /*fix_record_crc=*/true);
   }
   std::string Repo() const { return dir_.Sub("r"); }
   TempDir dir_;

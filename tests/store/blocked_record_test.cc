@@ -259,11 +259,7 @@ TEST_F(BlockedRepo, ReaderSurvivesPruneAndRemovalOfItsPack) {
   uint64_t off = 0;
   const std::string old_pack = DatOf(Repo(), da, &off);
   // Prune b (its pack goes), then compact: a's pack is small, rewritten.
-  PruneOptions po;
-  po.force = true;
-  PruneResult pr;
-  ASSERT_TRUE(repo_->Prune({da}, po, &pr).ok());
-  ASSERT_EQ(pr.chunks_deleted, 1u);
+  ASSERT_EQ(PruneAllBut(repo_.get(), {da}), 1u);
   CompactOptions co;
   co.small_pack_bytes = 64ull << 20;
   CompactResult cr;
@@ -271,14 +267,8 @@ TEST_F(BlockedRepo, ReaderSurvivesPruneAndRemovalOfItsPack) {
   EXPECT_GE(cr.packs_removed, 1u);
   std::string got;
   EXPECT_TRUE(repo_->Get(db, &got).IsNotFound());
-  for (uint32_t i = 0; i < rb->block_count(); ++i) {
-    ASSERT_TRUE(rb->ReadBlock(i, &got).ok()) << i;
-    EXPECT_EQ(got, b.substr(size_t{i} * kBlockSize, kBlockSize));
-  }
-  for (uint32_t i = 0; i < ra->block_count(); ++i) {
-    ASSERT_TRUE(ra->ReadBlock(i, &got).ok()) << i;
-    EXPECT_EQ(got, a.substr(size_t{i} * kBlockSize, kBlockSize));
-  }
+  ExpectBlocks(rb.get(), b);
+  ExpectBlocks(ra.get(), a);
   EXPECT_TRUE(HasChunk(repo_.get(), a));
   EXPECT_EQ(ReadAllBlocks(repo_.get(), da), a);
   (void)old_pack;
@@ -302,11 +292,7 @@ TEST(BlockedCompaction, CopiesBlockedRecordsAndKeepsReadersReading) {
   const std::string before = DatOf(dir.Sub("r"), da, &off);
   std::unique_ptr<ChunkReader> reader;
   ASSERT_TRUE(repo->OpenChunk(da, &reader).ok());
-  PruneOptions po;
-  po.force = true;
-  PruneResult pr;
-  ASSERT_TRUE(repo->Prune({da}, po, &pr).ok());
-  ASSERT_EQ(pr.chunks_deleted, 8u);
+  ASSERT_EQ(PruneAllBut(repo.get(), {da}), 8u);
   CompactOptions co;
   co.min_dead_share = 0.001;
   CompactResult cr;
@@ -314,11 +300,7 @@ TEST(BlockedCompaction, CopiesBlockedRecordsAndKeepsReadersReading) {
   EXPECT_GE(cr.packs_written, 1u);
   EXPECT_EQ(CodecOf(repo.get(), da), 3);
   EXPECT_EQ(ReadAllBlocks(repo.get(), da), a);
-  std::string got;
-  for (uint32_t i = 0; i < reader->block_count(); ++i) {
-    ASSERT_TRUE(reader->ReadBlock(i, &got).ok()) << i;
-    EXPECT_EQ(got, a.substr(size_t{i} * kBlockSize, kBlockSize));
-  }
+  ExpectBlocks(reader.get(), a);
   reader.reset();  // the old pack's last reader: its files go now
   EXPECT_FALSE(fs::exists(before));
   EXPECT_NE(DatOf(dir.Sub("r"), da, &off), before);
@@ -349,19 +331,12 @@ TEST(BlockedCompaction, ReadOnlyReaderSurvivesTheWriterRemovingItsPack) {
   ASSERT_TRUE(reader_repo->OpenChunk(da, &reader).ok());
   uint64_t off = 0;
   const std::string pack = DatOf(dir.Sub("r"), da, &off);
-  PruneOptions po;
-  po.force = true;
-  PruneResult pr;
-  ASSERT_TRUE(writer->Prune({dc}, po, &pr).ok());
+  ASSERT_EQ(PruneAllBut(writer.get(), {dc}), 1u);
   CompactResult cr;
   ASSERT_TRUE(writer->Compact(CompactOptions{}, &cr).ok());
   ASSERT_FALSE(fs::exists(pack));
   EXPECT_TRUE(HasChunk(reader_repo.get(), c));  // takes the cache's one descriptor
-  std::string got;
-  for (uint32_t i = 0; i < reader->block_count(); ++i) {
-    ASSERT_TRUE(reader->ReadBlock(i, &got).ok()) << i;
-    EXPECT_EQ(got, a.substr(size_t{i} * kBlockSize, kBlockSize));
-  }
+  ExpectBlocks(reader.get(), a);
 }
 
 TEST(BlockedVersion, NewRepositoryForLargeChunksIsVersion4) {

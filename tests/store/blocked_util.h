@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "chunkfs/blocks.h"
 #include "chunkfs/repository.h"
@@ -39,6 +40,25 @@ inline std::string ReadAllBlocks(Repository* repo, const Digest& d) {
   }
   EXPECT_EQ(all.size(), r->size());
   return all;
+}
+
+// Every block of `r` must read and match `data` (the chunk's content).
+inline void ExpectBlocks(ChunkReader* r, const std::string& data) {
+  std::string got;
+  for (uint32_t i = 0; i < r->block_count(); ++i) {
+    ASSERT_TRUE(r->ReadBlock(i, &got).ok()) << "block " << i;
+    EXPECT_EQ(got, data.substr(size_t{i} * r->block_size(), r->block_size())) << "block " << i;
+  }
+}
+
+// Prunes every chunk but `keep` (sorted), forced; the number deleted.
+inline uint64_t PruneAllBut(Repository* repo, const std::vector<Digest>& keep) {
+  PruneOptions po;
+  po.force = true;
+  PruneResult pr;
+  Status s = repo->Prune(keep, po, &pr);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return pr.chunks_deleted;
 }
 
 inline uint8_t CodecOf(Repository* repo, const Digest& d) {
@@ -77,6 +97,19 @@ inline void FixRecordCrc(std::string* dat, uint64_t rec) {
   const uint32_t stored = GetLE32(*dat, rec + 12);
   PutLE32(dat, rec + kRecordHeader + stored, Crc(std::string_view(*dat).substr(rec, kRecordHeader + stored)));
 }
+// Flips a byte inside block `block` of chunk `d` (content `data`, stored
+// raw: found by its bytes); with fix_record_crc the record's CRC is made to
+// match, so that only the block's hash can tell.
+inline void DamageRawBlock(const std::string& repo, const Digest& d, const std::string& data, uint32_t block,
+                           bool fix_record_crc) {
+  uint64_t rec = 0;
+  const std::string dat = DatOf(repo, d, &rec);
+  std::string b = testutil::ReadFileOrDie(dat);
+  b[testutil::FindUnique(b, data.substr(size_t{block} * kBlockSize, 64)) + 500] ^= 0x10;
+  if (fix_record_crc) FixRecordCrc(&b, rec);
+  testutil::WriteFileOrDie(dat, b);
+}
+
 // Rewrites the block table's CRC (table of `count` blocks at `table`).
 inline void FixTableCrc(std::string* s, size_t table, uint32_t count) {
   const size_t n = 8 + 44 * size_t{count};

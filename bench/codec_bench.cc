@@ -21,6 +21,15 @@
 // default codec DefaultCodec(), level 1) on N threads (default 2), block k on
 // thread k mod N; the best of 3 passes. Prints one line, "codec_throughput
 // codec=... threads=... MBps=...", MB/s of raw bytes.
+//
+//   codec_bench --block-sizes [--mib N] [--level L]
+//
+// The block size of blocked records (docs/BENCHMARKS.md "Block size"): N MiB
+// (default 64) of text and of random data cut into blocks of 256 KiB, 1 MiB
+// and 4 MiB, each block encoded as EncodeBlock does (SHA-256 + codec, raw if
+// it does not pay) and decoded as a block read does (decode + SHA-256), one
+// thread: ratio, enc and dec MB/s, and "first", the ms to decode and verify
+// one block (what a read waits for before its first byte).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -205,10 +214,64 @@ int ThroughputMain(int argc, char** argv) {
   return RunThroughput(opt);
 }
 
+// One row of --block-sizes: `data` as blocks of `block` bytes.
+void BlockSizeRow(const char* kind, const std::string& data, size_t block, uint8_t codec_id, int level) {
+  std::vector<std::string> enc;
+  std::vector<uint8_t> used;
+  std::vector<Digest> hashes;
+  uint64_t stored = 0;
+  auto t = Clock::now();
+  for (size_t off = 0; off < data.size(); off += block) {
+    std::string_view raw = std::string_view(data).substr(off, block);
+    hashes.push_back(Sha256(raw));
+    enc.emplace_back();
+    used.push_back(codec::Encode(raw, codec_id, level, &enc.back()));
+    stored += used.back() == 0 ? raw.size() : enc.back().size();
+  }
+  const double enc_s = Secs(t);
+  std::string out;
+  t = Clock::now();
+  for (size_t i = 0; i < enc.size(); ++i) {
+    std::string_view raw = std::string_view(data).substr(i * block, block);
+    OrDie(codec::Decode(used[i], used[i] == 0 ? raw : std::string_view(enc[i]), static_cast<uint32_t>(raw.size()), &out),
+          "decode");
+    if (Sha256(out) != hashes[i]) OrDie(Status::Corruption("block hash"), "verify");
+  }
+  const double dec_s = Secs(t);
+  std::printf("%-6s %5zuK %5s | %6.3f %7.0f %7.0f %7.2f\n", kind, block >> 10, CodecName(codec_id),
+              static_cast<double>(stored) / data.size(), MBps(data.size(), enc_s), MBps(data.size(), dec_s),
+              dec_s / enc.size() * 1e3);
+  std::fflush(stdout);
+}
+
+int BlockSizesMain(int argc, char** argv) {
+  uint64_t mib = 64;
+  int level = 1;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--mib" && i + 1 < argc) mib = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--level" && i + 1 < argc) level = std::atoi(argv[++i]);
+    else return std::fprintf(stderr, "usage: codec_bench --block-sizes [--mib N] [--level L]\n"), 2;
+  }
+  std::printf("codec_bench --block-sizes: %llu MiB of each kind, level %d (MB/s of raw bytes, one thread; first: "
+              "ms to decode + verify one block)\n%-6s %6s %5s | %6s %7s %7s %7s\n",
+              static_cast<unsigned long long>(mib), level, "data", "block", "codec", "ratio", "enc", "dec", "first");
+  const std::string text = TextGen().Make(mib << 20, 1), random = Random(mib << 20, 1);
+  for (const auto* kind : {"text", "random"}) {
+    for (size_t block : {size_t{256} << 10, size_t{1} << 20, size_t{4} << 20}) {
+      for (uint8_t codec_id : {kCodecZlib, kCodecZstd}) {
+        if (CodecBuiltIn(codec_id)) BlockSizeRow(kind, kind[0] == 't' ? text : random, block, codec_id, level);
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--throughput") return ThroughputMain(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "--block-sizes") return BlockSizesMain(argc, argv);
   std::string dir = "/tmp/codec_bench";
   uint64_t mib = 32;
   int level = 1;

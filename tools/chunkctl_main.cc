@@ -52,6 +52,10 @@ constexpr Command kCommands[] = {
     {"compact", "TARGET", "give back the space of deleted chunks now; waits, prints the bytes reclaimed", RunCompact},
     {"stats", "TARGET [--json]", "show the repository's counters (chunks, deleted, dead bytes, compaction)",
      RunStats},
+    {"takeover", "rados:POOL[/NS]",
+     "fence the writer of a RADOS repository (blocklisted by the cluster: even a paused one never writes again) "
+     "and break its lock, so that this host can open it for writing (docs/RADOS.md)",
+     RunTakeover},
 };
 
 const Command* FindCommand(std::string_view name) {

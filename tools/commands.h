@@ -20,5 +20,6 @@ int RunPrune(const CommandArgs& args);
 int RunPruneBegin(const CommandArgs& args);
 int RunCompact(const CommandArgs& args);
 int RunStats(const CommandArgs& args);
+int RunTakeover(const CommandArgs& args);  // cmd_takeover.cc (docs/RADOS.md)
 
 }  // namespace chunkctl

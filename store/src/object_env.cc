@@ -26,6 +26,10 @@ constexpr uint64_t kMaxPendingBytes = 64ull << 20;
 // How long a fenced dead holder stays blocklisted (its process is gone; this
 // only stops operations it had sent before it died).
 constexpr uint32_t kFenceSeconds = 3600;
+// How long an explicitly fenced holder stays blocklisted: a paused writer
+// must not write again when it wakes, however long it slept (a week; a
+// client that was blocklisted also finds its session closed).
+constexpr uint32_t kTakeoverFenceSeconds = 7 * 24 * 3600;
 
 // An error about `path` (the store's name for it) from one about an object.
 Status PathError(const std::string& op, const std::string& path, const Status& s) {
@@ -479,6 +483,26 @@ Status ObjectEnv::LockFile(const std::string& path, std::unique_ptr<FileLock>* l
     }
   }
   return Status::Busy("the lock " + path + " keeps changing hands");
+}
+
+Status ObjectEnv::FenceLockHolders(const std::string& path, std::string* fenced) {
+  fenced->clear();
+  std::string oid;
+  Status s = FileObject(path, &oid);
+  if (!s.ok()) return s;
+  std::vector<ObjectLocker> lockers;
+  if (!(s = store_->Lockers(oid, kLockName, &lockers)).ok()) return PathError("list the lockers of", path, s);
+  for (const ObjectLocker& w : lockers) {
+    if (w.address.empty()) return Status::IOError("fence the holder of " + path + ": its address is unknown", EINVAL);
+    if (!(s = store_->Blocklist(w.address, kTakeoverFenceSeconds)).ok()) {
+      return PathError("fence " + Describe(w) + ", the holder of", path,
+                       s.WithContext("blocklist (does the client have the mon capability 'allow command \"osd blocklist\"'?)"));
+    }
+    s = store_->BreakLock(oid, kLockName, w);
+    if (!s.ok() && s.err() != ENOENT) return PathError("break the lock of", path, s);
+    *fenced += (fenced->empty() ? "" : ", ") + Describe(w);
+  }
+  return Status::OK();
 }
 
 Status ObjectEnv::BreakDeadHolder(const std::string& oid, const ObjectLocker& who, bool* broken) {

@@ -63,6 +63,9 @@ class ObjectEnv final : public Env {
   Status NewTempFile(const std::string& dir, std::unique_ptr<TempFile>* out) override;
   Status WriteFileAtomic(const std::string& dir, const std::string& name, std::string_view data) override;
   uint64_t MaxFileSize() const override;
+  // Blocklists the client of every holder (kTakeoverFenceSeconds), then
+  // breaks its lock; fails (breaking nothing) if a blocklist fails.
+  Status FenceLockHolders(const std::string& path, std::string* fenced) override;
 
   // The cookie LockFile uses for this process ("chunkfs;host=H;boot=B;pid=P;start=T").
   static std::string LockCookie();

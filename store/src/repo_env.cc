@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "filenames.h"
 #include "object_env.h"
 #ifdef CHUNKFS_HAVE_RADOS
 #include "rados_object_store.h"
@@ -61,6 +62,13 @@ Status EnvForRepository(const std::string& path, const RepoEnvOptions& options, 
   (void)options;
   return Status::NotSupported(path + ": this chunkfs was built without librados (CHUNKFS_RADOS=OFF)");
 #endif
+}
+
+Status TakeOverRepository(const std::string& path, const RepoEnvOptions& options, std::string* fenced) {
+  OpenedEnv opened;
+  Status s = EnvForRepository(path, options, &opened);
+  if (!s.ok()) return s;
+  return opened.env->FenceLockHolders(filenames::LockPath(opened.path), fenced);
 }
 
 }  // namespace chunkfs

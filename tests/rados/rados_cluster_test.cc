@@ -91,9 +91,28 @@ std::vector<std::string> WriterChunks() {
   return out;
 }
 
-// The writer process (this binary with --hold-writer REPO): opens REPO for
-// writing, stores WriterChunks(), syncs, says "ready" and waits to be killed.
-int HoldWriter(const std::string& repo) {
+// What a fenced writer tries to store after it wakes up.
+std::vector<std::string> LateChunks() {
+  std::vector<std::string> out;
+  for (int i = 0; i < 10; ++i) out.push_back(testutil::RandomBytes(5000 + i, 7000 + i));
+  return out;
+}
+
+// Stores `chunks` and syncs.
+Status PutAndSync(Repository* r, const std::vector<std::string>& chunks) {
+  Status s;
+  for (const auto& c : chunks) {
+    PutResult pr;
+    if (s.ok()) s = r->Put(c, &pr);
+  }
+  return s.ok() ? r->Sync() : s;
+}
+
+// The writer process (this binary with --hold-writer REPO [late]): opens
+// REPO for writing, stores WriterChunks(), syncs and says "ready". Then it
+// waits to be killed, or with "late" reads a line from stdin, tries to store
+// LateChunks() and says "wrote" or "failed: <why>".
+int HoldWriter(const std::string& repo, bool late) {
   OpenedEnv opened;
   Status s = EnvForRepository(repo, Options(), &opened);
   std::unique_ptr<Repository> r;
@@ -112,7 +131,41 @@ int HoldWriter(const std::string& repo) {
   }
   std::printf("ready\n");
   std::fflush(stdout);
-  for (;;) pause();
+  if (!late) {
+    for (;;) pause();
+  }
+  char line[16];
+  if (std::fgets(line, sizeof(line), stdin) == nullptr) return 1;
+  s = PutAndSync(r.get(), LateChunks());
+  std::printf("%s\n", s.ok() ? "wrote" : ("failed: " + s.ToString()).c_str());
+  std::fflush(stdout);
+  (void)r->Close();  // fails too once fenced; what matters was said above
+  return 0;
+}
+
+// Starts this binary as a writer process (HoldWriter) with pipes to its stdin
+// and from its stdout; returns its pid, or -1.
+pid_t StartWriter(const std::string& repo, bool late, int* to_child, FILE** from_child) {
+  int in[2], out[2];
+  if (pipe(in) != 0 || pipe(out) != 0) return -1;
+  pid_t child = fork();
+  if (child == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    execl("/proc/self/exe", "rados_cluster_test", "--hold-writer", repo.c_str(), late ? "late" : "",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  *to_child = in[1];
+  *from_child = fdopen(out[0], "r");
+  return child;
+}
+
+std::string ReadLine(FILE* f) {
+  char buf[4096];
+  return std::fgets(buf, sizeof(buf), f) != nullptr ? std::string(buf) : std::string();
 }
 
 TEST(RadosTakeoverTest, KillNineOfTheWriterThenANewOpenTakesOverAndLosesNothing) {
@@ -121,20 +174,14 @@ TEST(RadosTakeoverTest, KillNineOfTheWriterThenANewOpenTakesOverAndLosesNothing)
   std::shared_ptr<Env> env = Connect(repo);
   ASSERT_NE(env, nullptr);
   ASSERT_TRUE(Repository::Create(repo, RepoSettings{}, env.get()).ok());
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    dup2(out[1], 1);
-    execl("/proc/self/exe", "rados_cluster_test", "--hold-writer", repo.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(out[1]);
-  char buf[16] = {};
-  ssize_t n = read(out[0], buf, sizeof(buf) - 1);  // "ready", or EOF if the writer failed
-  close(out[0]);
-  if (n <= 0) {
+  int to_child = -1;
+  FILE* from_child = nullptr;
+  pid_t child = StartWriter(repo, /*late=*/false, &to_child, &from_child);
+  ASSERT_GT(child, 0);
+  const std::string said = ReadLine(from_child);  // "ready", or "" if the writer failed
+  fclose(from_child);
+  close(to_child);
+  if (said != "ready\n") {
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
     FAIL() << "the writer process did not get ready";
@@ -155,6 +202,54 @@ TEST(RadosTakeoverTest, KillNineOfTheWriterThenANewOpenTakesOverAndLosesNothing)
     ASSERT_TRUE(r->Get(Sha256(c), &got).ok());
     ASSERT_EQ(got, c);
   }
+  ASSERT_TRUE(r->Close().ok());
+}
+
+// A writer that was only paused (SIGSTOP: a stuck host) is fenced by
+// takeover and can never write again after it wakes.
+TEST(RadosTakeoverTest, APausedWriterIsFencedByTakeoverAndNeverWritesAgain) {
+  ASSERT_FALSE(CephConf().empty()) << "CHUNKFS_CEPH_CONF is not set (see the top of this file)";
+  const std::string repo = FreshRepo();
+  std::shared_ptr<Env> env = Connect(repo);
+  ASSERT_NE(env, nullptr);
+  ASSERT_TRUE(Repository::Create(repo, RepoSettings{}, env.get()).ok());
+  int to_child = -1;
+  FILE* from_child = nullptr;
+  pid_t child = StartWriter(repo, /*late=*/true, &to_child, &from_child);
+  ASSERT_GT(child, 0);
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } reap{child};
+  ASSERT_EQ(ReadLine(from_child), "ready\n");
+  ASSERT_EQ(kill(child, SIGSTOP), 0);
+  OpenOptions o;
+  o.env = env.get();
+  std::unique_ptr<Repository> r;
+  ASSERT_TRUE(Repository::Open(repo, o, &r).IsBusy());  // a live holder is never broken by an open
+  std::string fenced;
+  Status s = TakeOverRepository(repo, Options(), &fenced);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_NE(fenced.find("pid " + std::to_string(child)), std::string::npos) << fenced;
+  s = Repository::Open(repo, o, &r);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(PutAndSync(r.get(), {"written by the new writer"}).ok());
+  ASSERT_EQ(kill(child, SIGCONT), 0);
+  ASSERT_EQ(write(to_child, "go\n", 3), 3);
+  const std::string said = ReadLine(from_child);
+  EXPECT_EQ(said.rfind("failed: ", 0), 0u) << "the fenced writer said: " << said;
+  fclose(from_child);
+  close(to_child);
+  ASSERT_TRUE(r->Close().ok());
+  s = Repository::Open(repo, o, &r);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::string got;
+  for (const auto& c : WriterChunks()) ASSERT_TRUE(r->Get(Sha256(c), &got).ok());
+  ASSERT_TRUE(r->Get(Sha256("written by the new writer"), &got).ok());
+  for (const auto& c : LateChunks()) EXPECT_FALSE(r->Get(Sha256(c), &got).ok()) << "a fenced writer's chunk landed";
   ASSERT_TRUE(r->Close().ok());
 }
 
@@ -230,7 +325,9 @@ TEST_F(RadosMountTest, AReadOnlyMountBesideTheWriterSeesItsChunks) {
 }  // namespace chunkfs::testing_env
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::string(argv[1]) == "--hold-writer") return chunkfs::testing_env::HoldWriter(argv[2]);
+  if (argc == 4 && std::string(argv[1]) == "--hold-writer") {
+    return chunkfs::testing_env::HoldWriter(argv[2], std::string(argv[3]) == "late");
+  }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

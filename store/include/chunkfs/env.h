@@ -144,6 +144,16 @@ class Env {
     return Status::OK();
   }
 
+  // Fences every holder of the lock at `path` so that it can never write
+  // again, even if it was only paused, then breaks its lock (a RADOS
+  // repository: the holder's client is blocklisted by the cluster).
+  // *fenced names who held it ("" if nobody). The default (a local file
+  // system, where the kernel drops a dead holder's flock): NotSupported.
+  virtual Status FenceLockHolders(const std::string& path, std::string* fenced) {
+    (void)fenced;
+    return Status::NotSupported("no lock takeover here (" + path + "): stop the process that holds it");
+  }
+
   // Convenience helpers built on the calls above.
   Status ReadFileToString(const std::string& path, std::string* out);
   // Writes `data` to path.tmp, syncs it, renames it over `path`, syncs the dir.

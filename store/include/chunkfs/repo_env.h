@@ -39,6 +39,14 @@ std::string DefaultLocalTempDir();
 // True for "rados:..." (a repository in a RADOS pool).
 bool IsRadosPath(const std::string& path);
 
+// Takes a repository over from a writer that is dead or stuck on another
+// host: fences it (a RADOS blocklist, so that it can never write again even
+// if it was only paused) and breaks its lock; a writable open may then
+// proceed. *fenced names the former holder ("" if there was none).
+// NotSupported for a local repository (the kernel releases a dead holder's
+// lock; stop a live one).
+Status TakeOverRepository(const std::string& path, const RepoEnvOptions& options, std::string* fenced);
+
 // The Env of the repository at `path`, connected (RADOS: InvalidArgument for
 // a malformed path, NotSupported in a build without librados, NotFound for a
 // missing pool, IOError when the cluster cannot be reached).

@@ -168,32 +168,51 @@ std::string ReadLine(FILE* f) {
   return std::fgets(buf, sizeof(buf), f) != nullptr ? std::string(buf) : std::string();
 }
 
-TEST(RadosTakeoverTest, KillNineOfTheWriterThenANewOpenTakesOverAndLosesNothing) {
-  ASSERT_FALSE(CephConf().empty()) << "CHUNKFS_CEPH_CONF is not set (see the top of this file)";
-  const std::string repo = FreshRepo();
-  std::shared_ptr<Env> env = Connect(repo);
-  ASSERT_NE(env, nullptr);
-  ASSERT_TRUE(Repository::Create(repo, RepoSettings{}, env.get()).ok());
-  int to_child = -1;
-  FILE* from_child = nullptr;
-  pid_t child = StartWriter(repo, /*late=*/false, &to_child, &from_child);
-  ASSERT_GT(child, 0);
-  const std::string said = ReadLine(from_child);  // "ready", or "" if the writer failed
-  fclose(from_child);
-  close(to_child);
-  if (said != "ready\n") {
-    kill(child, SIGKILL);
-    waitpid(child, nullptr, 0);
-    FAIL() << "the writer process did not get ready";
+// A fresh repository in the pool and a writer process on it (HoldWriter),
+// killed and reaped at the end whatever happened.
+class RadosTakeoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(CephConf().empty()) << "CHUNKFS_CEPH_CONF is not set (see the top of this file)";
+    env_ = Connect(repo_);
+    ASSERT_NE(env_, nullptr);
+    ASSERT_TRUE(Repository::Create(repo_, RepoSettings{}, env_.get()).ok());
   }
+  void TearDown() override {
+    if (from_child_ != nullptr) fclose(from_child_);
+    if (to_child_ >= 0) close(to_child_);
+    if (child_ > 0) {
+      kill(child_, SIGKILL);
+      waitpid(child_, nullptr, 0);
+    }
+  }
+  // Starts the writer and waits until it has stored and synced WriterChunks().
+  void StartReadyWriter(bool late) {
+    child_ = StartWriter(repo_, late, &to_child_, &from_child_);
+    ASSERT_GT(child_, 0);
+    ASSERT_EQ(ReadLine(from_child_), "ready\n") << "the writer process did not get ready";
+  }
+
+  const std::string repo_ = FreshRepo();
+  std::shared_ptr<Env> env_;
+  pid_t child_ = -1;
+  int to_child_ = -1;
+  FILE* from_child_ = nullptr;
+};
+
+TEST_F(RadosTakeoverTest, KillNineOfTheWriterThenANewOpenTakesOverAndLosesNothing) {
+  StartReadyWriter(/*late=*/false);
+  const std::string& repo = repo_;
+  const pid_t child = child_;
   OpenOptions o;
-  o.env = env.get();
+  o.env = env_.get();
   std::unique_ptr<Repository> r;
   Status s = Repository::Open(repo, o, &r);
   EXPECT_TRUE(s.IsBusy()) << s.ToString();
   EXPECT_NE(s.message().find("pid " + std::to_string(child)), std::string::npos) << s.ToString();
   ASSERT_EQ(kill(child, SIGKILL), 0);
   ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  child_ = -1;  // reaped
   // At once: the holder's pid is gone on this host, so its lock is broken.
   s = Repository::Open(repo, o, &r);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -207,27 +226,13 @@ TEST(RadosTakeoverTest, KillNineOfTheWriterThenANewOpenTakesOverAndLosesNothing)
 
 // A writer that was only paused (SIGSTOP: a stuck host) is fenced by
 // takeover and can never write again after it wakes.
-TEST(RadosTakeoverTest, APausedWriterIsFencedByTakeoverAndNeverWritesAgain) {
-  ASSERT_FALSE(CephConf().empty()) << "CHUNKFS_CEPH_CONF is not set (see the top of this file)";
-  const std::string repo = FreshRepo();
-  std::shared_ptr<Env> env = Connect(repo);
-  ASSERT_NE(env, nullptr);
-  ASSERT_TRUE(Repository::Create(repo, RepoSettings{}, env.get()).ok());
-  int to_child = -1;
-  FILE* from_child = nullptr;
-  pid_t child = StartWriter(repo, /*late=*/true, &to_child, &from_child);
-  ASSERT_GT(child, 0);
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  } reap{child};
-  ASSERT_EQ(ReadLine(from_child), "ready\n");
+TEST_F(RadosTakeoverTest, APausedWriterIsFencedByTakeoverAndNeverWritesAgain) {
+  StartReadyWriter(/*late=*/true);
+  const std::string& repo = repo_;
+  const pid_t child = child_;
   ASSERT_EQ(kill(child, SIGSTOP), 0);
   OpenOptions o;
-  o.env = env.get();
+  o.env = env_.get();
   std::unique_ptr<Repository> r;
   ASSERT_TRUE(Repository::Open(repo, o, &r).IsBusy());  // a live holder is never broken by an open
   std::string fenced;
@@ -238,11 +243,9 @@ TEST(RadosTakeoverTest, APausedWriterIsFencedByTakeoverAndNeverWritesAgain) {
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_TRUE(PutAndSync(r.get(), {"written by the new writer"}).ok());
   ASSERT_EQ(kill(child, SIGCONT), 0);
-  ASSERT_EQ(write(to_child, "go\n", 3), 3);
-  const std::string said = ReadLine(from_child);
+  ASSERT_EQ(write(to_child_, "go\n", 3), 3);
+  const std::string said = ReadLine(from_child_);
   EXPECT_EQ(said.rfind("failed: ", 0), 0u) << "the fenced writer said: " << said;
-  fclose(from_child);
-  close(to_child);
   ASSERT_TRUE(r->Close().ok());
   s = Repository::Open(repo, o, &r);
   ASSERT_TRUE(s.ok()) << s.ToString();

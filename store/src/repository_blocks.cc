@@ -26,6 +26,27 @@ Status RaiseToBlocksVersion(Env* env, const std::string& repo) {
   return env->WriteFileAtomic(repo, filenames::kHeaderName, records::EncodeRepoHeader(stored));
 }
 
+// Passes a damaged block on to the repository (DamageSink), so that the
+// next Put of the chunk's content stores it again.
+class ReportingReader final : public ChunkReader {
+ public:
+  ReportingReader(std::unique_ptr<ChunkReader> inner, const Digest& d, std::shared_ptr<DamageSink> sink)
+      : inner_(std::move(inner)), digest_(d), sink_(std::move(sink)) {}
+  uint64_t size() const override { return inner_->size(); }
+  uint32_t block_count() const override { return inner_->block_count(); }
+  uint64_t block_size() const override { return inner_->block_size(); }
+  Status ReadBlock(uint32_t i, std::string* out) override {
+    Status s = inner_->ReadBlock(i, out);
+    if (s.IsCorruption()) sink_->Report(digest_);
+    return s;
+  }
+
+ private:
+  const std::unique_ptr<ChunkReader> inner_;
+  const Digest digest_;
+  const std::shared_ptr<DamageSink> sink_;
+};
+
 }  // namespace
 
 bool RepositoryImpl::BlocksAllowed() {
@@ -102,7 +123,8 @@ Status RepositoryImpl::OpenChunk(const Digest& digest, std::unique_ptr<ChunkRead
   Status s = loc.pack->OpenFile(&file);
   if (RefindAfterCompaction(&s, digest, &loc)) s = loc.pack->OpenFile(&file);
   if (!s.ok()) return Fail(s);
-  *out = NewChunkReader(std::move(loc.pack), std::move(file), loc.entry);
+  *out = std::make_unique<ReportingReader>(NewChunkReader(std::move(loc.pack), std::move(file), loc.entry), digest,
+                                           damage_sink_);
   return Status::OK();
 }
 

@@ -110,8 +110,7 @@ Status RepositoryImpl::Get(const Digest& digest, std::string* out) {
   Status s = loc.pack->ReadChunk(loc.entry, out);
   if (RefindAfterCompaction(&s, digest, &loc)) s = loc.pack->ReadChunk(loc.entry, out);
   if (s.IsCorruption()) {
-    corrupt_reads_++;
-    shards_[digest.shard()]->MarkDamaged(digest);  // a new Put of it stores it again
+    NoteCorruptRead(digest);
   }
   return Fail(s);
 }
@@ -198,9 +197,25 @@ RepoStats RepositoryImpl::GetStats() {
   return st;
 }
 
+void RepositoryImpl::NoteCorruptRead(const Digest& digest) {
+  corrupt_reads_++;
+  shards_[digest.shard()]->MarkDamaged(digest);  // a new Put of it stores it again
+}
+
+void DamageSink::Report(const Digest& d) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (repo_ != nullptr) repo_->NoteCorruptRead(d);
+}
+
+void DamageSink::Detach() {
+  std::lock_guard<std::mutex> l(mu_);
+  repo_ = nullptr;
+}
+
 Status RepositoryImpl::Close() {
   if (closed_) return Status::OK();
   closed_ = true;
+  damage_sink_->Detach();  // readers still open report to nobody from now on
   Status first;
   for (auto& shard : shards_) {
     Status s = shard->Close();

@@ -27,6 +27,24 @@ Status LockRepository(Env* env, const std::string& path, std::unique_ptr<FileLoc
 Status OpenLocked(const std::string& path, const OpenOptions& options, std::unique_ptr<FileLock> lock,
                   std::unique_ptr<Repository>* out);
 
+class RepositoryImpl;
+
+// Where a ChunkReader (OpenChunk) reports a damaged block: the repository
+// while it is open, nobody after Close (a reader may outlive it). A chunk
+// found damaged is then stored again by the next Put of its content, as
+// after a Get that found damage.
+// Thread safety: all methods may be called concurrently.
+class DamageSink {
+ public:
+  explicit DamageSink(RepositoryImpl* repo) : repo_(repo) {}
+  void Report(const Digest& d);
+  void Detach();
+
+ private:
+  std::mutex mu_;
+  RepositoryImpl* repo_;  // guarded by mu_; null once the repository closed
+};
+
 class RepositoryImpl final : public Repository {
  public:
   explicit RepositoryImpl(std::unique_ptr<StoreContext> ctx);
@@ -51,6 +69,9 @@ class RepositoryImpl final : public Repository {
   Status Close() override;
 
   Shard& shard(uint8_t i) { return *shards_[i]; }
+  // A read found the chunk's stored copy damaged: counted, and marked so
+  // that a Put of the same content stores it again.
+  void NoteCorruptRead(const Digest& digest);
 
  private:
   Status SyncShards(bool* publish_pending);
@@ -108,6 +129,7 @@ class RepositoryImpl final : public Repository {
   bool publish_pending_ = false;  // some shard's idx is not yet published
 
   std::atomic<uint64_t> dedup_hits_{0}, syncs_{0}, corrupt_reads_{0};
+  const std::shared_ptr<DamageSink> damage_sink_ = std::make_shared<DamageSink>(this);
 
   // Deletion: tokens of this open (instance_ is random per open, so a token
   // never survives a reopen), one prune and one compaction at a time.

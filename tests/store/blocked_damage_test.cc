@@ -143,6 +143,26 @@ TEST_F(BlockedDamage, ReadBlockOfADamagedBlockIsCorruptionTheOthersRead) {
   EXPECT_TRUE(got.empty());
 }
 
+// A damaged block found through a reader is reported like a damaged Get:
+// counted, and the next Put of the content stores the chunk again (a dedup
+// hit would keep the damaged copy for ever). Also after the reader
+// outlives the repository, it reports to nobody.
+TEST_F(BlockedDamage, DamagedBlockReadIsStoredAgainByThePut) {
+  auto repo = OpenOrDie(Repo());
+  std::unique_ptr<ChunkReader> r;
+  ASSERT_TRUE(repo->OpenChunk(d_, &r).ok());
+  std::string got;
+  ASSERT_TRUE(r->ReadBlock(2, &got).IsCorruption());
+  EXPECT_EQ(repo->GetStats().corrupt_reads, 1u);
+  PutResult pr;
+  ASSERT_TRUE(repo->Put(data_, &pr).ok());
+  EXPECT_TRUE(pr.was_new) << "a Put after the damage was seen must store the chunk again";
+  EXPECT_EQ(ReadAllBlocks(repo.get(), d_), data_);
+  ASSERT_TRUE(repo->Close().ok());
+  repo.reset();
+  EXPECT_TRUE(r->ReadBlock(2, &got).IsCorruption());  // the old reader, its repository gone
+}
+
 // A damaged table: every block of the chunk is Corruption (the offsets
 // cannot be trusted), never wrong bytes.
 TEST_F(BlockedDamage, DamagedTableMakesEveryBlockCorruption) {

@@ -1,13 +1,16 @@
 #include "worker_pool.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace chunkfs::fs {
 
-WorkerPool::WorkerPool(unsigned threads) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  threads_.reserve(threads);
-  for (unsigned i = 0; i < threads; i++) threads_.emplace_back([this] { Loop(); });
+WorkerPool::WorkerPool(unsigned threads)
+    : want_(threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
+
+void WorkerPool::StartLocked() {
+  threads_.reserve(want_);
+  for (unsigned i = 0; i < want_; i++) threads_.emplace_back([this] { Loop(); });
 }
 
 WorkerPool::~WorkerPool() { Shutdown(); }
@@ -16,6 +19,7 @@ void WorkerPool::Submit(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!stopping_) {
+      if (threads_.empty()) StartLocked();
       queue_.push_back(std::move(task));
       cv_.notify_one();
       return;

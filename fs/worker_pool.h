@@ -4,6 +4,10 @@
 // reading ahead (inflating and verifying) the next blocks of a chunk being
 // read.
 //
+// The threads start at the first Submit, not in the constructor: a daemon
+// that forks after making its pool (chunkfs without -f) must not be left
+// with a pool whose threads stayed in the parent.
+//
 // Tasks must not throw (an escaping exception terminates the process) and
 // must not wait for other tasks of the same pool (a pool of one thread would
 // deadlock). Shutdown() (or the destructor) runs every task already queued,
@@ -36,17 +40,21 @@ class WorkerPool {
   // Runs what is queued, then stops the threads. Idempotent.
   void Shutdown();
 
-  unsigned threads() const { return static_cast<unsigned>(threads_.size()); }
+  // The threads it runs once started.
+  unsigned threads() const { return want_; }
   size_t queued() const;
 
  private:
   void Loop();
+  void StartLocked();  // REQUIRES: mu_
+
+  const unsigned want_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;  // guarded by mu_
   bool stopping_ = false;                    // guarded by mu_
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_;         // guarded by mu_ until stopping_; empty until the first Submit
 };
 
 }  // namespace chunkfs::fs

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
+#include <csignal>
 #include <future>
 #include <set>
 #include <thread>
@@ -51,6 +56,33 @@ TEST(WorkerPoolTest, SubmitAfterShutdownRunsInline) {
   std::thread::id where;
   pool.Submit([&where] { where = std::this_thread::get_id(); });
   EXPECT_EQ(where, std::this_thread::get_id());
+}
+
+// chunkfs makes its pool before it forks into a daemon: the child must get
+// working threads (they start at the first Submit, in the child).
+TEST(WorkerPoolTest, WorksInAChildForkedAfterItWasMade) {
+  WorkerPool pool(2);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 4; i++) pool.Submit([&ran] { ran++; });
+    pool.Shutdown();
+    ::_exit(ran.load() == 4 ? 0 : 1);
+  }
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  pid_t r = 0;
+  while ((r = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (r == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    FAIL() << "the forked child's pool never ran its tasks (hung)";
+  }
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the forked child's pool ran only part of its tasks";
 }
 
 TEST(WorkerPoolTest, ZeroMeansOnePerCore) {

@@ -24,7 +24,13 @@ Status Shard::Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::stri
     // Only writers add entries, and they hold write_mu_: no race with this check.
     std::shared_lock<std::shared_mutex> l(mu_);
     ChunkLocation loc;
-    if (FindLocked(d, &loc) && !damaged_.count(d)) return Status::OK();
+    if (FindLocked(d, &loc) && !damaged_.count(d)) {
+      // Stored meanwhile (or missed by the caller's lookup): a dedup hit,
+      // so it is "stored again" for an open prune token, exactly as Put's
+      // own dedup path marks it (write_mu_ is held: atomic with a prune).
+      if (ctx_->tokens_open.load() > 0) used_gen_[d] = ctx_->prune_gen.load();
+      return Status::OK();
+    }
   }
   Status s = AppendRecord(h, rec);
   if (!s.ok()) return s;

@@ -300,11 +300,16 @@ void MountTest::Mount(const std::vector<std::string>& extra) {
   pid_ = pid;
   mounts_++;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  // Mounted and answering (a dead mount left on mnt_, which -o clear_stale
-  // removes, answers statfs with ENOTCONN).
+  // Mounted and answering: statfs of mnt_ answered by a FUSE file system.
+  // Neither a dead mount left on mnt_ (it answers ENOTCONN) nor the bare
+  // folder that shows for a moment after -o clear_stale detached the dead
+  // mount and before the new one is made (it answers with its own file
+  // system's magic: checking Mounted() and statfs one after the other
+  // passed there, and the test then read the bare folder: ENOENT).
+  constexpr long kFuseSuperMagic = 0x65735546;
   auto up = [&] {
     struct statfs sfs;
-    return Mounted() && ::statfs(mnt_.c_str(), &sfs) == 0;
+    return ::statfs(mnt_.c_str(), &sfs) == 0 && static_cast<long>(sfs.f_type) == kFuseSuperMagic && Mounted();
   };
   while (!up()) {
     int status;

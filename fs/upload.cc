@@ -94,7 +94,7 @@ int Upload::SpillLocked() {
     if (Status s = file->Write(0, std::string_view(mem_.data(), n)); !s.ok()) return ErrnoOf(s);
   }
   spill_ = std::move(file);
-  std::vector<char>().swap(mem_);
+  mem_.Release();
   budget_->Release(reserved_);
   reserved_ = 0;
   spilled_.store(true);
@@ -109,9 +109,7 @@ int Upload::EnsureCapacityLocked(uint64_t needed) {
   for (uint64_t target : {want, needed}) {
     if (target < needed) continue;
     if (budget_->TryAcquire(target - reserved_)) {
-      try {
-        mem_.reserve(target);
-      } catch (const std::bad_alloc&) {
+      if (!mem_.Reserve(target)) {
         budget_->Release(target - reserved_);
         return SpillLocked();
       }
@@ -130,7 +128,8 @@ int Upload::WriteLocked(uint64_t offset, std::string_view data) {
   if (spill_) {
     if (Status s = spill_->Write(offset, data); !s.ok()) return ErrnoOf(s);
   } else {
-    if (end > mem_.size()) mem_.resize(end);  // within capacity; a hole reads as zeros
+    if (offset > mem_.size()) mem_.Resize(offset);  // within capacity; a hole reads as zeros
+    if (end > mem_.size()) mem_.Extend(end);        // the bytes written next
     std::memcpy(mem_.data() + offset, data.data(), data.size());
   }
   if (end > size) size_.store(end);
@@ -175,7 +174,7 @@ int Upload::Truncate(uint64_t size) {
       return ErrnoOf(s);
     }
   } else {
-    mem_.resize(size);
+    mem_.Resize(size);
   }
   size_.store(size);
   if (pipeline_) pipeline_->Truncated(size);

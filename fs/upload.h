@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "chunkfs/digest.h"
+#include "grow_buffer.h"
 #include "chunkfs/env.h"
 #include "chunkfs/status.h"
 #include "ingest_pipeline.h"
@@ -173,7 +174,7 @@ class Upload {
   Env* const env_;
 
   mutable std::mutex mu_;
-  std::vector<char> mem_;     // in-memory content (its capacity is what the budget holds)
+  GrowBuffer mem_;            // in-memory content (its capacity is what the budget holds)
   uint64_t reserved_ = 0;     // bytes of the budget held
   std::unique_ptr<TempFile> spill_;  // once spilled
   std::atomic<uint64_t> size_{0};

@@ -60,8 +60,15 @@ Status CheckBlocks(const std::vector<EncodedBlock>& blocks, uint64_t* raw_size) 
 std::string EncodePayload(const std::vector<EncodedBlock>& blocks) {
   uint64_t total = TableSize(blocks.size());
   for (const auto& b : blocks) total += b.bytes.size();
-  std::string p;
+  std::string p = EncodeTable(blocks);
   p.reserve(total);
+  for (const auto& b : blocks) p.append(b.bytes);
+  return p;
+}
+
+std::string EncodeTable(const std::vector<EncodedBlock>& blocks) {
+  std::string p;
+  p.reserve(TableSize(blocks.size()));
   AppendU32(&p, kBlockSize);
   AppendU32(&p, static_cast<uint32_t>(blocks.size()));
   for (const auto& b : blocks) {
@@ -72,7 +79,6 @@ std::string EncodePayload(const std::vector<EncodedBlock>& blocks) {
     p.append(reinterpret_cast<const char*>(b.hash.bytes.data()), Digest::kSize);
   }
   AppendU32(&p, Crc32(p));
-  for (const auto& b : blocks) p.append(b.bytes);
   return p;
 }
 

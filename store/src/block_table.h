@@ -41,6 +41,8 @@ Status CheckBlocks(const std::vector<EncodedBlock>& blocks, uint64_t* raw_size);
 
 // The payload of a blocked record of `blocks` (REQUIRES: CheckBlocks OK).
 std::string EncodePayload(const std::vector<EncodedBlock>& blocks);
+// Its first part, the table; the blocks' bytes follow it in order.
+std::string EncodeTable(const std::vector<EncodedBlock>& blocks);
 
 // The size of the table that starts `prefix` (at least its first 8 bytes),
 // from its block count; Corruption if it cannot fit a payload of

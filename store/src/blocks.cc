@@ -22,6 +22,7 @@ Status EncodeBlock(std::string_view raw, uint8_t codec, int level, EncodedBlock*
   out->hash = Sha256(raw);
   out->codec = codec::Encode(raw, codec, level, &out->bytes);
   if (out->codec == format::kCodecRaw) out->bytes.assign(raw.data(), raw.size());
+  out->crc = format::Crc32(out->bytes);
   return Status::OK();
 }
 

@@ -1,5 +1,6 @@
 #include "records.h"
 
+#include <cassert>
 #include <cstring>
 
 #include "chunkfs/codec.h"
@@ -116,17 +117,33 @@ Status DecodePackHeader(std::string_view b, uint8_t* shard, uint64_t* pack_id) {
 
 uint64_t RecordHeader::total_size() const { return kRecordOverhead + uint64_t{stored_len}; }
 
+uint64_t Payload::size() const {
+  uint64_t n = 0;
+  for (const auto& p : pieces) n += p.size();
+  return n;
+}
+
 RecordParts EncodeRecordParts(const RecordHeader& h, std::string_view payload) {
+  return EncodeRecordParts(h, Payload{{payload}, {}});
+}
+
+RecordParts EncodeRecordParts(const RecordHeader& h, const Payload& payload) {
+  assert(payload.crcs.empty() || payload.crcs.size() == payload.pieces.size());
   RecordParts r;
   r.header.assign(kRecordHeaderSize, '\0');
   std::string& b = r.header;
   PutU32(&b[0], kRecordMagic);
   b[4] = static_cast<char>(h.codec);
   PutU32(&b[8], h.raw_len);
-  PutU32(&b[12], static_cast<uint32_t>(payload.size()));
+  r.payload_size = payload.size();
+  PutU32(&b[12], static_cast<uint32_t>(r.payload_size));
   std::memcpy(&b[16], h.digest.bytes.data(), Digest::kSize);
-  r.payload = payload;
-  uint32_t crc = Crc32(payload, Crc32(b));
+  r.payload = payload.pieces;
+  uint32_t crc = Crc32(b);
+  for (size_t i = 0; i < payload.pieces.size(); ++i) {
+    const std::string_view piece = payload.pieces[i];
+    crc = payload.crcs.empty() ? Crc32(piece, crc) : Crc32Combine(crc, payload.crcs[i], piece.size());
+  }
   AppendU32(&r.crc, crc);
   r.whole_crc = Crc32(r.crc, crc);
   return r;
@@ -136,7 +153,9 @@ std::string EncodeRecord(const RecordHeader& h, std::string_view payload) {
   RecordParts r = EncodeRecordParts(h, payload);
   std::string b;
   b.reserve(r.size());
-  b.append(r.header).append(r.payload).append(r.crc);
+  b.append(r.header);
+  for (const auto& piece : r.payload) b.append(piece);
+  b.append(r.crc);
   return b;
 }
 

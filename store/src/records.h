@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "chunkfs/digest.h"
 #include "chunkfs/repository.h"
@@ -37,16 +38,27 @@ struct RecordHeader {
   uint64_t total_size() const;  // header + payload + crc
 };
 
-// A record as the three pieces to append (header, payload, CRC), so that a
-// large payload is written from the caller's buffer, never copied.
-struct RecordParts {
-  std::string header;        // kRecordHeaderSize bytes
-  std::string_view payload;  // the caller's bytes: must outlive the parts
-  std::string crc;           // 4 bytes: CRC-32 of header + payload
-  uint32_t whole_crc = 0;    // CRC-32 of all three (for the pack's running CRC)
-  uint64_t size() const { return header.size() + payload.size() + crc.size(); }
+// A record's payload as pieces of the caller's bytes (a blocked record's
+// table, then each block), each with its CRC-32 when already known, so
+// that it is written with one writev and never copied or read again.
+struct Payload {
+  std::vector<std::string_view> pieces;  // must outlive every use
+  std::vector<uint32_t> crcs;            // empty, or CRC-32 of each piece
+  uint64_t size() const;
 };
-// Reads the payload once (for its CRC).
+
+// A record as the pieces to append (header, payload pieces, CRC).
+struct RecordParts {
+  std::string header;                    // kRecordHeaderSize bytes
+  std::vector<std::string_view> payload;  // the caller's bytes: must outlive the parts
+  uint64_t payload_size = 0;
+  std::string crc;                       // 4 bytes: CRC-32 of header + payload
+  uint32_t whole_crc = 0;                // CRC-32 of all of it (for the pack's running CRC)
+  uint64_t size() const { return header.size() + payload_size + crc.size(); }
+};
+// Reads the payload once for its CRC, unless payload.crcs gives it
+// (REQUIRES: then one per piece). h.stored_len must be payload.size().
+RecordParts EncodeRecordParts(const RecordHeader& h, const Payload& payload);
 RecordParts EncodeRecordParts(const RecordHeader& h, std::string_view payload);
 // Header, payload and CRC as one string (tests and small records).
 std::string EncodeRecord(const RecordHeader& h, std::string_view payload);

@@ -95,22 +95,34 @@ Status RepositoryImpl::PutBlocks(const Digest& digest, std::vector<EncodedBlock>
   bool zstd = false;
   for (const auto& b : blocks) zstd |= b.codec == kCodecZstd;
   const bool needs_version = blocks.size() > 1 || (zstd && ctx_->format_version.load() < format::kRepoVersionZstd);
-  auto encode = [&](uint8_t* codec, std::string* owned, std::string_view* payload) {
-    if (needs_version && !BlocksAllowed()) {  // the whole chunk as one plain record
+  auto encode = [&](uint8_t* codec, std::string* owned, records::Payload* payload) {
+    const bool plain = needs_version && !BlocksAllowed();
+    if (!plain && blocks.size() > 1) {
+      // Table, then each block from its own buffer: one writev, and the
+      // blocks' CRCs (computed where they were encoded) are combined.
+      *codec = format::kCodecBlocks;
+      *owned = blocks::EncodeTable(blocks);
+      payload->pieces = {*owned};
+      payload->crcs = {format::Crc32(*owned)};
+      for (const auto& b : blocks) {
+        payload->pieces.push_back(b.bytes);
+        payload->crcs.push_back(b.crc ? *b.crc : format::Crc32(b.bytes));
+      }
+      return Status::OK();
+    }
+    if (plain) {  // the whole chunk as one plain record
       std::string raw;
       Status d = blocks::DecodePayload(blocks::EncodePayload(blocks), static_cast<uint32_t>(raw_size), &raw);
       if (!d.ok()) return d;
       std::string compressed;
       *codec = codec::Encode(raw, ctx_->settings.codec, ctx_->settings.compression_level, &compressed);
       *owned = *codec == format::kCodecRaw ? std::move(raw) : std::move(compressed);
-    } else if (blocks.size() > 1) {
-      *owned = blocks::EncodePayload(blocks);
-      *codec = format::kCodecBlocks;
     } else {  // one block is the whole chunk: a plain record (none: the empty chunk)
       *codec = blocks.empty() ? format::kCodecRaw : blocks[0].codec;
+      if (!blocks.empty() && blocks[0].crc) payload->crcs = {*blocks[0].crc};
       if (!blocks.empty()) *owned = std::move(blocks[0].bytes);
     }
-    *payload = *owned;
+    payload->pieces = {*owned};
     return Status::OK();
   };
   return Store(digest, raw_size, encode, result);

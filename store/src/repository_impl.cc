@@ -64,10 +64,13 @@ Status RepositoryImpl::Put(std::string_view data, PutResult* result, const Diges
     return Fail(Status::Corruption("content hashes to " + d.ToHex() + ", not to its name " + expected->ToHex()));
   }
   // A chunk over one block is stored as a blocked record, so that it can be read block by block.
-  auto encode = [&](uint8_t* codec, std::string* owned, std::string_view* payload) {
-    if (data.size() > kBlockSize && BlocksAllowed()) return EncodeLarge(data, codec, owned, payload);
-    EncodePlain(data, codec, owned, payload);
-    return Status::OK();
+  auto encode = [&](uint8_t* codec, std::string* owned, records::Payload* payload) {
+    std::string_view one;
+    Status s;
+    if (data.size() > kBlockSize && BlocksAllowed()) s = EncodeLarge(data, codec, owned, &one);
+    else EncodePlain(data, codec, owned, &one);
+    payload->pieces = {one};
+    return s;
   };
   return Store(d, data.size(), encode, result);
 }
@@ -84,7 +87,7 @@ Status RepositoryImpl::Store(const Digest& d, uint64_t raw_size, const Encoder& 
   if (!found) {  // compress outside the shard lock
     uint8_t codec = format::kCodecRaw;
     std::string owned;
-    std::string_view payload;
+    records::Payload payload;
     Status s = encode(&codec, &owned, &payload);
     if (s.ok()) s = shard.Append(d, static_cast<uint32_t>(raw_size), codec, payload, &result->was_new);
     if (!s.ok()) return Fail(s);

@@ -78,8 +78,8 @@ class RepositoryImpl final : public Repository {
   // Put and PutBlocks (repository_blocks.cc has the blocked half):
   // InvalidArgument if read-only, TooLarge over the maximum chunk size.
   Status Admit(uint64_t raw_size);
-  // Gives a record's codec and payload (*payload may point into *owned).
-  using Encoder = std::function<Status(uint8_t* codec, std::string* owned, std::string_view* payload)>;
+  // Gives a record's codec and payload (its pieces may point into *owned).
+  using Encoder = std::function<Status(uint8_t* codec, std::string* owned, records::Payload* payload)>;
   // The one append path of Put and PutBlocks: dedup (a dedup hit while a
   // prune token is open is recorded), `encode` outside the shard lock only
   // if the chunk is not stored, the append, the counters.

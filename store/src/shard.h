@@ -79,7 +79,7 @@ class Shard {
   // The record is encoded and checksummed before any lock is taken, and
   // written from `payload` without a copy. A pack that fills up is sealed
   // by the next Sync, not here.
-  Status Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::string_view payload,
+  Status Append(const Digest& d, uint32_t raw_len, uint8_t codec, const records::Payload& payload,
                 bool* was_new);
   // Makes appended records durable, seals full packs and publishes the
   // active pack's idx for read-only readers (at most every kPublishInterval unless force_publish;

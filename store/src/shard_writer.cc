@@ -14,7 +14,7 @@ namespace chunkfs {
 using namespace chunkfs::format;
 namespace fn = chunkfs::filenames;
 
-Status Shard::Append(const Digest& d, uint32_t raw_len, uint8_t codec, std::string_view payload,
+Status Shard::Append(const Digest& d, uint32_t raw_len, uint8_t codec, const records::Payload& payload,
                      bool* was_new) {
   *was_new = false;
   records::RecordHeader h{codec, raw_len, static_cast<uint32_t>(payload.size()), d};
@@ -78,8 +78,12 @@ Status Shard::AppendRecord(const records::RecordHeader& h, const records::Record
 }
 
 Status Shard::AppendToPack(OpenPack* p, const records::RecordHeader& h, const records::RecordParts& rec) {
-  const std::string_view parts[] = {rec.header, rec.payload, rec.crc};
-  Status s = p->writer->AppendV(parts, 3);
+  std::vector<std::string_view> parts;
+  parts.reserve(rec.payload.size() + 2);
+  parts.push_back(rec.header);
+  parts.insert(parts.end(), rec.payload.begin(), rec.payload.end());
+  parts.push_back(rec.crc);
+  Status s = p->writer->AppendV(parts.data(), parts.size());
   if (!s.ok()) {
     // The tail is unknown after a failed (maybe short) write: cut it back.
     if (!ctx_->env->Truncate(p->file->path(), p->size).ok()) RetireAfterFailedCut(p);

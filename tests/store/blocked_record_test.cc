@@ -6,6 +6,8 @@
 #include "chunkfs/codec.h"
 #include "chunkfs/repository.h"
 #include "blocked_util.h"
+#include "../../store/src/format.h"
+#include "prune_util.h"
 #include "test_util.h"
 
 namespace chunkfs {
@@ -31,6 +33,17 @@ TEST(EncodeBlock, RandomDataStaysRaw) {
   EXPECT_EQ(b.codec, 0);
   EXPECT_EQ(b.bytes, raw);
   EXPECT_EQ(b.hash, Sha256(raw));
+}
+
+// The CRC-32 of the stored bytes comes with the block (computed where it is
+// encoded, so that PutBlocks need not read the bytes again).
+TEST(EncodeBlock, GivesTheCrcOfItsStoredBytes) {
+  for (const std::string& raw : {TextBytes(kBlockSize, 11), RandomBytes(70000, 12)}) {
+    EncodedBlock b;
+    ASSERT_TRUE(EncodeBlock(raw, kCodecZlib, 1, &b).ok());
+    ASSERT_TRUE(b.crc.has_value());
+    EXPECT_EQ(*b.crc, format::Crc32(b.bytes));
+  }
 }
 
 TEST(EncodeBlock, LevelZeroStoresRaw) {
@@ -163,6 +176,30 @@ TEST_F(BlockedRepo, PutBlocksStoresABlockedRecordAndDedups) {
   EXPECT_EQ(st.dedup_hits, 2u);
   EXPECT_EQ(st.chunks, 1u);
   EXPECT_EQ(st.bytes_raw, data.size());
+}
+
+// Written from the blocks' own buffers with their CRCs combined, a blocked
+// record is byte for byte what a CRC computed over the joined payload gives
+// (blocks without a CRC), and check finds it whole.
+TEST_F(BlockedRepo, PutBlocksWritesTheSameBytesWithOrWithoutBlockCrcs) {
+  const std::string data = MakeContent(Content::kMixed, 3 * kBlockSize + 1234, 5);
+  const Digest d = Sha256(data);
+  std::vector<EncodedBlock> without = Encode(data, kCodecZlib);
+  for (auto& b : without) b.crc.reset();
+  TempDir other;
+  CreateRepoOrDie(other.Sub("r"), BigSettings());
+  auto repo2 = OpenOrDie(other.Sub("r"));
+  PutResult r;
+  ASSERT_TRUE(repo_->PutBlocks(d, Encode(data, kCodecZlib), &r).ok());
+  ASSERT_TRUE(repo2->PutBlocks(d, std::move(without), &r).ok());
+  ASSERT_TRUE(repo_->Close().ok());
+  ASSERT_TRUE(repo2->Close().ok());
+  const auto packs = AllPackFiles(Repo(), ".dat");
+  const auto packs2 = AllPackFiles(other.Sub("r"), ".dat");
+  ASSERT_EQ(packs.size(), 1u);
+  ASSERT_EQ(packs2.size(), 1u);
+  EXPECT_EQ(FileHash(packs[0]), FileHash(packs2[0]));
+  ExpectCheckClean(Repo(), nullptr);
 }
 
 TEST_F(BlockedRepo, PutThenPutBlocksOfTheSameContentIsADedupHit) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,10 @@ struct EncodedBlock {
   uint32_t raw_len = 0;  // 1..kBlockSize
   Digest hash;           // SHA-256 of the raw bytes
   std::string bytes;     // what is stored: the raw bytes if codec is 0
+  // CRC-32 (zlib's) of `bytes`, set by EncodeBlock on its thread so that
+  // PutBlocks need not read the bytes again; PutBlocks computes it when
+  // absent. Like `hash`, it is trusted: change `bytes` and drop both.
+  std::optional<uint32_t> crc;
 };
 
 // Hashes `raw` (1..kBlockSize bytes) and compresses it with `codec` at

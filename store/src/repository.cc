@@ -247,6 +247,7 @@ Status OpenLocked(const std::string& path, const OpenOptions& options, std::uniq
   ctx->read_only = options.read_only;
   ctx->log = options.log;
   ctx->merged_index = options.merged_index;
+  ctx->test_after_dedup_lookup = options.test_after_dedup_lookup;
   Status s = ReadHeader(ctx->env, path, &ctx->settings, [&ctx](const std::string& m) { ctx->Log(m); });
   if (!s.ok()) return s;
   if (options.max_chunk_size != 0) ctx->settings.max_chunk_size = options.max_chunk_size;

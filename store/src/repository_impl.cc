@@ -80,10 +80,20 @@ Status RepositoryImpl::Store(const Digest& d, uint64_t raw_size, const Encoder& 
   result->was_new = false;
   Shard& shard = *shards_[d.shard()];
   ChunkLocation loc;
-  // A dedup hit while a prune token is open is recorded (and checked
-  // again) under the shard's write lock, atomically with a prune.
-  const bool found = shard.Find(d, &loc) && !shard.IsDamaged(d) &&
-                     (ctx_->tokens_open.load() == 0 || shard.MarkUsed(d));
+  // A dedup hit is checked again and recorded under the shard's write lock,
+  // atomically with a prune, if a prune token was open at any moment since
+  // before the lookup: every prune holds one from before its first deletion
+  // to its end. Read in this order (events, then open count; BeginPrune and
+  // EndPrune change them the other way round), "no token open before the
+  // lookup and none opened or closed since" means that no prune ran
+  // meanwhile. (Reading the open count only after the lookup let a prune
+  // delete the chunk between the lookup and the check and then end: the
+  // Put reported a chunk stored that was gone. PruneRaceTest.)
+  const uint64_t events = ctx_->token_events.load();
+  const bool token_was_open = ctx_->tokens_open.load() > 0;
+  bool found = shard.Find(d, &loc) && !shard.IsDamaged(d);
+  if (found && ctx_->test_after_dedup_lookup) ctx_->test_after_dedup_lookup(d);
+  if (found && (token_was_open || ctx_->token_events.load() != events)) found = shard.MarkUsed(d);
   if (!found) {  // compress outside the shard lock
     uint8_t codec = format::kCodecRaw;
     std::string owned;

@@ -43,6 +43,7 @@ Status RepositoryImpl::BeginPrune(PruneToken* token) {
   const uint64_t gen = ++ctx_->prune_gen;
   tokens_.insert(gen);
   ctx_->tokens_open++;
+  ctx_->token_events++;  // after tokens_open (RepositoryImpl::Store)
   *token = PruneToken{instance_, gen};
   return Status::OK();
 }
@@ -51,7 +52,9 @@ Status RepositoryImpl::BeginPrune(PruneToken* token) {
 void RepositoryImpl::EndPrune(uint64_t gen) {
   std::lock_guard<std::mutex> l(tokens_mu_);
   if (tokens_.erase(gen) == 0) return;
-  if (--ctx_->tokens_open > 0) return;
+  const int open = --ctx_->tokens_open;
+  ctx_->token_events++;  // after tokens_open (RepositoryImpl::Store)
+  if (open > 0) return;
   for (auto& shard : shards_) shard->ForgetUses();
 }
 

@@ -39,6 +39,11 @@ struct StoreContext {
   // current generation for its digest (Shard::used_gen_).
   std::atomic<uint64_t> prune_gen{0};
   std::atomic<int> tokens_open{0};
+  // Moves after every change of tokens_open (under the repository's token
+  // lock): a dedup hit compares it before and after its lookup to learn
+  // whether a token was opened or closed meanwhile (RepositoryImpl::Store).
+  std::atomic<uint64_t> token_events{0};
+  std::function<void(const Digest&)> test_after_dedup_lookup;  // OpenOptions'; empty: none
 
   // Open pack files for reads, bounded (OpenOptions::max_open_files).
   std::unique_ptr<FileCache> files;

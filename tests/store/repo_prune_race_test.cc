@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -177,6 +178,94 @@ TEST(PruneRaceTest, StoreAndStoreAgainWhilePruningAndCompactingOnPosix) {
 TEST(PruneRaceTest, StoreAndStoreAgainWhilePruningAndCompactingOnFaultEnv) {
   FaultEnv env;
   StoreWhilePruningAndCompacting({&env, kFaultRepo}, SoakRounds(60));
+}
+
+// A dedup hit whose lookup found the chunk, then a whole prune (token,
+// deletion, end) ran before the hit was checked against prunes: the Put
+// must not report the chunk stored unless it is there afterwards. It did:
+// the check read "no token open" once the prune had ended (PruneRaceTest
+// above hit it about once in 80 soak runs). The hook holds the Put between
+// its lookup and that check while the prune runs.
+class DedupAcrossAPrune {
+ public:
+  explicit DedupAcrossAPrune(const std::string& repo) : chunk_(FaultRepoTest::Chunk(7)) {
+    CreateRepoOrDie(repo, SmallSettings(8192));
+    OpenOptions o;
+    o.test_after_dedup_lookup = [this](const Digest&) { Pause(); };
+    EXPECT_TRUE(Repository::Open(repo, o, &repo_).ok());
+  }
+  Repository* repo() { return repo_.get(); }
+  const std::string& chunk() const { return chunk_; }
+
+  // Put of the chunk on another thread, held after its lookup until Resume.
+  void StartHeldPut() {
+    armed_ = true;
+    put_ = std::thread([this] { put_status_ = repo_->Put(chunk_, &put_result_); });
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [this] { return held_; });
+  }
+  Status FinishHeldPut() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      go_ = true;
+    }
+    cv_.notify_all();
+    put_.join();
+    return put_status_;
+  }
+  // A whole prune that keeps nothing, with a token taken now.
+  void PruneEverything() {
+    PruneToken token;
+    ASSERT_TRUE(repo_->BeginPrune(&token).ok());
+    PruneEverything(token);
+  }
+  void PruneEverything(const PruneToken& token) {
+    PruneResult r;
+    ASSERT_TRUE(repo_->Prune({}, Forced(&token), &r).ok());
+  }
+
+ private:
+  void Pause() {
+    if (!armed_.exchange(false)) return;
+    std::unique_lock<std::mutex> l(mu_);
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(l, [this] { return go_; });
+  }
+
+  const std::string chunk_;
+  std::unique_ptr<Repository> repo_;
+  std::atomic<bool> armed_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false, go_ = false;  // mu_
+  std::thread put_;
+  Status put_status_;
+  PutResult put_result_;
+};
+
+TEST(PruneRaceTest, DedupHitOverlappingAPruneWhoseTokenCameFirstKeepsTheChunk) {
+  TempDir dir;
+  DedupAcrossAPrune t(dir.Sub("r"));
+  PutOrDie(t.repo(), t.chunk());
+  PruneToken token;
+  ASSERT_TRUE(t.repo()->BeginPrune(&token).ok());
+  t.StartHeldPut();  // started after the token: the prune must not delete its chunk
+  ASSERT_NO_FATAL_FAILURE(t.PruneEverything(token));
+  ASSERT_TRUE(t.FinishHeldPut().ok());
+  EXPECT_TRUE(HasChunk(t.repo(), t.chunk()));
+  ASSERT_TRUE(t.repo()->Close().ok());
+}
+
+TEST(PruneRaceTest, DedupHitOverlappingAWholePruneNeverReportsADeletedChunkStored) {
+  TempDir dir;
+  DedupAcrossAPrune t(dir.Sub("r"));
+  PutOrDie(t.repo(), t.chunk());
+  t.StartHeldPut();  // the prune's token comes after this Put's lookup
+  ASSERT_NO_FATAL_FAILURE(t.PruneEverything());
+  ASSERT_TRUE(t.FinishHeldPut().ok());
+  EXPECT_TRUE(HasChunk(t.repo(), t.chunk())) << "the Put returned OK for a chunk the prune had deleted";
+  ASSERT_TRUE(t.repo()->Close().ok());
 }
 
 // Readers Get the kept chunks in a loop while prunes delete the others a

@@ -76,6 +76,10 @@ struct OpenOptions {
   // false: the older path (every idx loaded and walked at open, one search
   // per pack); for benchmarks and tests only.
   bool merged_index = true;
+  // Tests only: called by Put and PutBlocks between finding a chunk already
+  // stored (a dedup hit) and checking that hit against prunes, so that a
+  // test can run a whole prune in between. Empty: nothing.
+  std::function<void(const Digest&)> test_after_dedup_lookup;
 };
 
 struct ChunkInfo {

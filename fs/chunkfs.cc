@@ -470,10 +470,24 @@ int ChunkFs::Releasedir(fuse_ino_t /*ino*/, fuse_file_info* fi) {
 }
 
 int ChunkFs::Statfs(fuse_ino_t /*ino*/, struct statvfs* st) {
-  // A repository in a RADOS pool (docs/RADOS.md) has no local file system:
-  // df shows the local folder where uploads spill, for now.
-  const std::string& where = chunkfs::IsRadosPath(repo_->path()) ? config_.tmp_dir : repo_->path();
-  if (::statvfs(where.c_str(), st) != 0) return errno;
+  if (chunkfs::IsRadosPath(repo_->path())) return StatfsOfPool(st);
+  if (::statvfs(repo_->path().c_str(), st) != 0) return errno;
+  st->f_namemax = 255;
+  return 0;
+}
+
+// A repository in a RADOS pool (docs/RADOS.md) has no local file system: df
+// shows the pool's share of the cluster (SpaceInfo), in 4 KiB blocks; there
+// is no inode count.
+int ChunkFs::StatfsOfPool(struct statvfs* st) {
+  SpaceInfo space;
+  Status s = repo_->GetSpace(&space);
+  if (!s.ok()) return s.ToErrno();
+  constexpr uint64_t kBlock = 4096;
+  *st = {};
+  st->f_bsize = st->f_frsize = kBlock;
+  st->f_blocks = space.total_bytes / kBlock;
+  st->f_bfree = st->f_bavail = space.avail_bytes / kBlock;
   st->f_namemax = 255;
   return 0;
 }

@@ -254,6 +254,7 @@ class ChunkFs {
   void SetAfterLoadHookForTest(std::function<void()> hook) { after_load_hook_ = std::move(hook); }
 
  private:
+  int StatfsOfPool(struct statvfs* st);  // Statfs of a repository in a RADOS pool
   // chunks_ops.cc
   int LookupRoot(const char* name, fuse_entry_param* e);
   int LookupChunk(const char* name, fuse_entry_param* e);

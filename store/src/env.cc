@@ -4,6 +4,10 @@
 // not write the same (dir, name) concurrently (they would share the .tmp file).
 #include "chunkfs/env.h"
 
+#include <sys/statvfs.h>
+
+#include <cerrno>
+
 namespace chunkfs {
 
 Status WritableFile::AppendV(const std::string_view* parts, size_t n) {
@@ -66,6 +70,14 @@ Status Env::WriteFileAtomic(const std::string& dir, const std::string& name,
   }
   s = SyncDir(dir.empty() ? "." : dir);
   if (!s.ok()) return s.WithContext("write " + path);
+  return Status::OK();
+}
+
+Status Env::GetSpace(const std::string& dir, SpaceInfo* out) {
+  struct statvfs st;
+  if (::statvfs(dir.c_str(), &st) != 0) return Status::IOError("statvfs " + dir, errno);
+  out->total_bytes = static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
+  out->avail_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
   return Status::OK();
 }
 

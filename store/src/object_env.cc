@@ -37,6 +37,22 @@ Status PathError(const std::string& op, const std::string& path, const Status& s
 }
 
 bool Busy(const Status& s) { return s.err() == EBUSY || s.err() == EEXIST; }
+
+// A failure after which the write may have landed all the same (its reply
+// was lost): not a refusal (fenced, too large, no space, no permission).
+bool OutcomeUnknown(const Status& s) {
+  const int e = s.err();
+  return e == ETIMEDOUT || e == ECONNRESET || e == ECONNABORTED || e == ENOTCONN || e == EIO;
+}
+
+// True if `oid` holds exactly `data`: a write_full whose reply was lost
+// landed, and it is not written again.
+bool Holds(ObjectStore* store, const std::string& oid, std::string_view data) {
+  uint64_t size = 0, version = 0;
+  if (!store->Stat(oid, &size, &version).ok() || size != data.size()) return false;
+  std::string got;
+  return store->Read(oid, 0, data.size(), &got).ok() && got == data;
+}
 bool Invalid(const Status& s) { return s.code() == Status::Code::kInvalidArgument; }
 
 class ObjectWritableFile final : public WritableFile {
@@ -435,11 +451,19 @@ Status ObjectEnv::WriteFileAtomic(const std::string& dir, const std::string& nam
     return Status::IOError("write " + path + " (" + std::to_string(data.size()) +
                                " bytes: more than one atomic write may hold)", EFBIG);
   }
-  if (!(s = store_->WriteFull(oid, data)).ok()) return PathError("write", path, s);
+  // A lost reply is checked, not answered by writing again: the object is
+  // read back and compared with what was to be written (issue 11).
+  s = store_->WriteFull(oid, data);
+  if (!s.ok() && !(OutcomeUnknown(s) && Holds(store_.get(), oid, data))) return PathError("write", path, s);
   return CatalogAdd(path);
 }
 
 uint64_t ObjectEnv::MaxFileSize() const { return store_->MaxObjectSize(); }
+
+Status ObjectEnv::GetSpace(const std::string& dir, SpaceInfo* out) {
+  (void)dir;  // every folder is in the same pool
+  return store_->Space(&out->total_bytes, &out->avail_bytes);
+}
 
 Status ObjectEnv::NewTempFile(const std::string& dir, std::unique_ptr<TempFile>* out) {
   (void)dir;  // the spill is local (object_env.h)

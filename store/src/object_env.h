@@ -63,6 +63,7 @@ class ObjectEnv final : public Env {
   Status NewTempFile(const std::string& dir, std::unique_ptr<TempFile>* out) override;
   Status WriteFileAtomic(const std::string& dir, const std::string& name, std::string_view data) override;
   uint64_t MaxFileSize() const override;
+  Status GetSpace(const std::string& dir, SpaceInfo* out) override;  // the pool's (ObjectStore::Space)
   // Blocklists the client of every holder (kTakeoverFenceSeconds), then
   // breaks its lock; fails (breaking nothing) if a blocklist fails.
   Status FenceLockHolders(const std::string& path, std::string* fenced) override;

@@ -78,6 +78,11 @@ class ObjectStore {
   // The largest single write and the largest object the store accepts.
   virtual uint64_t MaxWriteSize() const = 0;
   virtual uint64_t MaxObjectSize() const = 0;
+
+  // What a writer of this pool may still store, for df: the cluster's raw
+  // capacity and free space divided by the pool's replication (as `ceph df`'s
+  // MAX AVAIL is, roughly: it also weighs the fullest OSD).
+  virtual Status Space(uint64_t* total_bytes, uint64_t* avail_bytes) = 0;
 };
 
 }  // namespace chunkfs

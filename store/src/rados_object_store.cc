@@ -179,7 +179,32 @@ class RadosObjectStore final : public ObjectStore {
   uint64_t MaxWriteSize() const override { return max_write_; }
   uint64_t MaxObjectSize() const override { return max_object_; }
 
+  Status Space(uint64_t* total_bytes, uint64_t* avail_bytes) override {
+    librados::cluster_stat_t st;
+    int r = rados_->cluster_stat(st);
+    if (r < 0) return RadosError("cluster stat", "", r);
+    const uint64_t copies = PoolCopies();
+    *total_bytes = (st.kb << 10) / copies;
+    *avail_bytes = (st.kb_avail << 10) / copies;
+    return Status::OK();
+  }
+
  private:
+  // How many copies the pool keeps of every byte ("osd pool get POOL size";
+  // 1 if the monitor does not say, e.g. without the capability to ask).
+  uint64_t PoolCopies() {
+    const std::string cmd = "{\"prefix\": \"osd pool get\", \"pool\": \"" + io_.get_pool_name() +
+                            "\", \"var\": \"size\", \"format\": \"json\"}";
+    ceph::bufferlist in, out;
+    std::string status;
+    if (rados_->mon_command(cmd, in, &out, &status) < 0) return 1;
+    const std::string json = out.to_str();  // {"pool":"p","pool_id":2,"size":3}
+    const size_t at = json.find("\"size\":");
+    if (at == std::string::npos) return 1;
+    const uint64_t n = std::strtoull(json.c_str() + at + 7, nullptr, 10);
+    return n > 0 ? n : 1;
+  }
+
   const std::unique_ptr<librados::Rados> rados_;
   librados::IoCtx io_;
   const uint64_t max_write_;

@@ -66,6 +66,7 @@ class RepositoryImpl final : public Repository {
   Status Compact(const CompactOptions& options, CompactResult* result) override;
   const RepoSettings& settings() const override { return ctx_->settings; }
   const std::string& path() const override { return ctx_->repo; }
+  Status GetSpace(SpaceInfo* out) override { return ctx_->env->GetSpace(ctx_->repo, out); }
   Status Close() override;
 
   Shard& shard(uint8_t i) { return *shards_[i]; }

@@ -281,6 +281,7 @@ class Shard {
   std::shared_ptr<const MergedIndex> merged_;            // mu_; null: none (or OpenOptions::merged_index off)
   std::vector<std::shared_ptr<PackFile>> merged_files_;  // mu_: per merged_ slot, the pack if in frozen_
   size_t merge_failed_at_ = SIZE_MAX;    // compact_mu_: frozen_.size() when a rebuild last failed
+  bool merge_too_large_logged_ = false;  // compact_mu_: said once that it outgrew one write (EFBIG)
   uint64_t bytes_raw_ = 0, bytes_stored_ = 0;
   bool dir_exists_ = false;
 

@@ -4,6 +4,7 @@
 // (so no pack is removed meanwhile) and takes mu_ only to take a snapshot
 // of the pack list and to install the new index.
 #include <algorithm>
+#include <cerrno>
 #include <map>
 
 #include "filenames.h"
@@ -100,6 +101,18 @@ void Shard::MergeIndexIfDue() {
   Status s = MergeIndex(std::move(packs), std::move(old), std::move(old_files));
   if (s.ok()) {
     merge_failed_at_ = SIZE_MAX;
+    merge_too_large_logged_ = false;
+    return;
+  }
+  if (s.err() == EFBIG) {
+    // Larger than one atomic write may be (a RADOS object's, docs/RADOS.md
+    // "Limits"): the packs it would add are looked up through their idx
+    // files. Said once; tried again after each seal (compaction may shrink it).
+    if (!merge_too_large_logged_) {
+      ctx_->Log(fn::Join(dir_, fn::kMergedIndexName) + " would be larger than one write may be; this shard's " +
+                "newer packs are looked up through their idx files: " + s.ToString());
+    }
+    merge_too_large_logged_ = true;
     return;
   }
   ctx_->Log("rebuilding " + fn::Join(dir_, fn::kMergedIndexName) + " failed (retried after the next seal): " +

@@ -48,6 +48,20 @@ void MemoryObjectStore::HoldAcks(bool hold) {
   hold_acks_ = hold;
 }
 
+void MemoryObjectStore::SetCapacity(uint64_t bytes) {
+  std::lock_guard<std::mutex> l(cluster_->mu);
+  cluster_->capacity = bytes;
+}
+
+Status MemoryObjectStore::Space(uint64_t* total_bytes, uint64_t* avail_bytes) {
+  std::lock_guard<std::mutex> l(cluster_->mu);
+  uint64_t used = 0;
+  for (const auto& [oid, o] : cluster_->objects) used += o.data.size();
+  *total_bytes = cluster_->capacity;
+  *avail_bytes = used < cluster_->capacity ? cluster_->capacity - used : 0;
+  return Status::OK();
+}
+
 uint64_t MemoryObjectStore::writes() const {
   std::lock_guard<std::mutex> l(cluster_->mu);
   return writes_;
@@ -84,7 +98,16 @@ Status MemoryObjectStore::WriteFull(const std::string& oid, std::string_view dat
   MemoryCluster::Object& o = cluster_->objects[oid];
   o.data.assign(data);
   o.version = cluster_->next_version++;
+  if (lose_replies_ > 0) {
+    --lose_replies_;
+    return Status::IOError("write_full " + oid + " (reply lost)", ETIMEDOUT);
+  }
   return Status::OK();
+}
+
+void MemoryObjectStore::LoseReplies(int count) {
+  std::lock_guard<std::mutex> l(cluster_->mu);
+  lose_replies_ = count;
 }
 
 Status MemoryObjectStore::Read(const std::string& oid, uint64_t offset, size_t n, std::string* out) {

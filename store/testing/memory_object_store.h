@@ -31,6 +31,7 @@ struct MemoryCluster {
   std::map<std::string, ObjectLocker> locks;  // by "oid\nname"
   std::set<std::string> blocklist;            // client addresses
   uint64_t next_version = 1;
+  uint64_t capacity = 1ull << 40;  // for Space
 };
 
 class MemoryObjectStore final : public ObjectStore {
@@ -55,6 +56,8 @@ class MemoryObjectStore final : public ObjectStore {
   Status Blocklist(const std::string& address, uint32_t seconds) override;
   uint64_t MaxWriteSize() const override { return max_write_; }
   uint64_t MaxObjectSize() const override { return max_object_; }
+  // The fake cluster's capacity (SetCapacity) less the bytes of every object.
+  Status Space(uint64_t* total_bytes, uint64_t* avail_bytes) override;
 
   // Test controls.
   void SetLimits(uint64_t max_write, uint64_t max_object) {
@@ -65,6 +68,10 @@ class MemoryObjectStore final : public ObjectStore {
   // at their Wait).
   void FailWrites(int err, int count);
   void HoldAcks(bool hold);
+  // The next `count` WriteFull calls are applied but answer ETIMEDOUT, as
+  // when the cluster's reply is lost.
+  void LoseReplies(int count);
+  void SetCapacity(uint64_t bytes);  // shared by every client of the cluster (default 1 TiB)
   const std::string& address() const { return address_; }
   uint64_t writes() const;  // writing operations issued so far
 
@@ -81,6 +88,7 @@ class MemoryObjectStore final : public ObjectStore {
   uint64_t max_object_ = 128ull << 20;
   int fail_err_ = 0;
   int fail_count_ = 0;
+  int lose_replies_ = 0;
   bool hold_acks_ = false;
   uint64_t writes_ = 0;
 };

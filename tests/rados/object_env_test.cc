@@ -154,6 +154,75 @@ TEST_F(ObjectEnvTest, RepositoryWhosePacksCannotFitAnObjectIsRefused) {
   ASSERT_TRUE(Repository::Create(kRoot, testutil::SmallSettings(4 << 20, 1 << 20), &env_).ok());
 }
 
+// A write_full whose reply is lost is not written again: the object is read
+// back and compared; only if it does not hold the bytes is the error returned.
+TEST_F(ObjectEnvTest, AnAtomicWriteWhoseReplyWasLostIsComparedNotRewritten) {
+  ASSERT_TRUE(env_.CreateDir(kRoot).ok());
+  store_->LoseReplies(1);
+  uint64_t writes = store_->writes();
+  ASSERT_TRUE(env_.WriteFileAtomic(kRoot, "pack-1.idx", "sealed idx").ok());
+  EXPECT_EQ(Object("pack-1.idx"), "sealed idx");
+  EXPECT_EQ(store_->writes() - writes, 2u) << "the write_full and the catalog entry, nothing written again";
+  std::vector<std::string> names;
+  ASSERT_TRUE(env_.GetChildren(kRoot, &names).ok());
+  EXPECT_EQ(names, std::vector<std::string>{"pack-1.idx"});
+  // A timeout whose write did not land is an error (and leaves the old bytes).
+  store_->FailWrites(ETIMEDOUT, 1);
+  Status s = env_.WriteFileAtomic(kRoot, "pack-1.idx", "other bytes");
+  EXPECT_EQ(s.err(), ETIMEDOUT) << s.ToString();
+  EXPECT_EQ(Object("pack-1.idx"), "sealed idx");
+  // A refusal is never taken for a lost reply, even if the bytes are there.
+  store_->FailWrites(ESHUTDOWN, 1);
+  EXPECT_EQ(env_.WriteFileAtomic(kRoot, "pack-1.idx", "sealed idx").err(), ESHUTDOWN);
+}
+
+TEST_F(ObjectEnvTest, SpaceIsTheClustersCapacityLessWhatItHolds) {
+  store_->SetCapacity(1 << 20);
+  ASSERT_TRUE(env_.CreateDir(kRoot).ok());
+  ASSERT_TRUE(env_.WriteFileAtomic(kRoot, "f", std::string(100000, 'f')).ok());
+  SpaceInfo space;
+  ASSERT_TRUE(env_.GetSpace(kRoot, &space).ok());
+  EXPECT_EQ(space.total_bytes, 1u << 20);
+  EXPECT_LE(space.avail_bytes, (1u << 20) - 100000);
+  EXPECT_GE(space.avail_bytes, (1u << 20) - 101000);  // the catalogs' few bytes
+}
+
+// A shard's merged index that outgrows one atomic write (90 MiB on RADOS;
+// here 8 KiB) is not written again: lookups of the packs it would add go
+// through their idx files, every chunk is still found, and it is said once.
+TEST_F(ObjectEnvTest, AMergedIndexTooLargeForOneWriteLeavesLookupsOnTheIdxFiles) {
+  store_->SetLimits(8 << 10, 4 << 20);
+  ASSERT_TRUE(Repository::Create(kRoot, testutil::SmallSettings(4096), &env_).ok());
+  std::vector<std::string> log;
+  OpenOptions o;
+  o.env = &env_;
+  o.log = [&log](const std::string& m) { log.push_back(m); };
+  std::vector<std::string> chunks;
+  for (int round = 0; round < 2; ++round) {  // the second round reopens over the stale index
+    std::unique_ptr<Repository> r;
+    ASSERT_TRUE(Repository::Open(kRoot, o, &r).ok());
+    for (int i = 0; i < 200; ++i) {
+      chunks.push_back(testutil::ContentInShard(0x3a, 200 + i % 50, round * 1000 + i));
+      testutil::PutOrDie(r.get(), chunks.back());
+      if (i % 10 == 9) {
+        ASSERT_TRUE(r->Sync().ok());
+      }
+    }
+    for (const auto& c : chunks) EXPECT_TRUE(testutil::HasChunk(r.get(), c));
+    ASSERT_TRUE(r->Close().ok());
+  }
+  EXPECT_TRUE(HasObject("shards/3a/merged.midx")) << "the first, small merged index was written";
+  EXPECT_LT(Object("shards/3a/merged.midx").size(), 8u << 10);
+  int said = 0;
+  for (const auto& m : log) said += m.find("larger than one write") != std::string::npos;
+  EXPECT_EQ(said, 2) << "once a shard and open";
+  std::unique_ptr<Repository> r;
+  o.read_only = true;
+  ASSERT_TRUE(Repository::Open(kRoot, o, &r).ok());
+  for (const auto& c : chunks) EXPECT_TRUE(testutil::HasChunk(r.get(), c));
+  EXPECT_EQ(r->GetStats().chunks, chunks.size());
+}
+
 // A writer whose process died on this host: the next LockFile fences it and
 // breaks its lock at once (as flock would be released by the kernel).
 TEST_F(ObjectEnvTest, LockOfADeadProcessOnThisHostIsBrokenAndFenced) {

@@ -2,17 +2,17 @@
 // suites on a RADOS pool, takeover after kill -9 of a writer process, a real
 // mount writing and reading, and an -o ro reader mount beside it.
 //
-// The cluster: CHUNKFS_CEPH_CONF names its ceph.conf (set by the ctest
-// fixture that runs tools/ceph-test-cluster, tests/rados/CMakeLists.txt) and
-// CHUNKFS_CEPH_POOL its pool (default chunkfs-test). Without it every test
-// FAILS: a missing cluster is never a pass.
+// The cluster: see rados_test_util.h. The OSD restart under load is
+// rados_osd_restart_test.cc (it runs alone).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -24,41 +24,12 @@
 #include "chunkfs/repository.h"
 #include "env_conformance.h"
 #include "mount_fixture.h"
+#include "rados_test_util.h"
 #include "store_conformance.h"
 #include "test_util.h"
 
 namespace chunkfs::testing_env {
 namespace {
-
-std::string CephConf() {
-  const char* c = std::getenv("CHUNKFS_CEPH_CONF");
-  return c != nullptr ? c : "";
-}
-
-std::string Pool() {
-  const char* p = std::getenv("CHUNKFS_CEPH_POOL");
-  return p != nullptr && *p != '\0' ? p : "chunkfs-test";
-}
-
-// A fresh namespace of the test pool for each test: "rados:POOL/t-PID-N".
-std::string FreshRepo() {
-  static std::atomic<int> n{0};
-  return "rados:" + Pool() + "/t-" + std::to_string(getpid()) + "-" + std::to_string(n++);
-}
-
-RepoEnvOptions Options() {
-  RepoEnvOptions o;
-  o.ceph_conf = CephConf();
-  return o;
-}
-
-// Another connection to the cluster, as another process would have.
-std::shared_ptr<Env> Connect(const std::string& repo) {
-  OpenedEnv opened;
-  Status s = EnvForRepository(repo, Options(), &opened);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return s.ok() ? opened.owner : nullptr;
-}
 
 EnvUnderTest RadosKind() {
   EnvUnderTest t;
@@ -262,32 +233,6 @@ using fs::testing::MountTest;
 using fs::testing::Q;
 using fs::testing::Sh;
 
-// MountTest with the repository in a RADOS pool instead of its folder.
-class RadosMountTest : public MountTest {
- protected:
-  std::vector<std::string> MountOptions() const override { return {"ceph_conf=" + CephConf()}; }
-  void BeforeMount() override {
-    ASSERT_FALSE(CephConf().empty()) << "CHUNKFS_CEPH_CONF is not set (see the top of this file)";
-    repo_ = FreshRepo();
-    std::shared_ptr<Env> env = Connect(repo_);
-    ASSERT_NE(env, nullptr);
-    Status s = Repository::Create(repo_, RepoSettings{}, env.get());
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  // Waits (with a deadline) until `dir` is a mountpoint.
-  static bool WaitMounted(const std::string& dir) {
-    for (int i = 0; i < 300; ++i) {
-      std::ifstream in("/proc/self/mountinfo");
-      std::string line;
-      while (std::getline(in, line)) {
-        if (line.find(" " + dir + " ") != std::string::npos) return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-};
-
 TEST_F(RadosMountTest, WritesReadBackAndSurviveARemount) {
   fs::testing::MakeTree(work_ + "/tree", 5);
   ASSERT_EQ(Sh("cp -r " + Q(work_ + "/tree") + " " + Q(Incoming() + "/tree") + " && sync"), 0) << Log();
@@ -322,6 +267,131 @@ TEST_F(RadosMountTest, AReadOnlyMountBesideTheWriterSeesItsChunks) {
   EXPECT_EQ(Sh("fusermount3 -u " + Q(mnt2)), 0);
   std::string out;
   EXPECT_EQ(fs::testing::ShFinish(reader, &out), 0) << out;
+}
+
+
+// kill -9 of the writer mount: every chunk whose fsync returned 0 is in the
+// pool, and a new mount on this host takes the dead writer's lock over at
+// once (its pid is gone) and serves them.
+TEST_F(RadosMountTest, KillNineOfTheWriterMountLosesNothingAcknowledged) {
+  std::vector<std::string> acked;
+  for (int i = 0; i < 30; ++i) {
+    const std::string data = fs::testing::RandomBytes(20000 + 1000 * i, 300 + i);
+    const std::string path = Incoming() + "/k" + std::to_string(i);
+    int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+    ASSERT_EQ(::fsync(fd), 0);
+    ASSERT_EQ(::close(fd), 0);
+    acked.push_back(data);
+  }
+  // One more, written and closed but never fsync'ed: it may or may not survive.
+  fs::testing::WriteFile(Incoming() + "/unsynced", fs::testing::RandomBytes(50000, 999));
+  EXPECT_EQ(SignalAndWait(SIGKILL), -1);
+  ASSERT_NO_FATAL_FAILURE(Mount({"clear_stale"}));  // would fail "in use" if the lock were not taken over
+  for (size_t i = 0; i < acked.size(); ++i) {
+    std::string got;
+    int err = 0;
+    ASSERT_TRUE(fs::testing::ReadFileChecked(ChunkPath(fs::testing::Sha256Hex(acked[i])), &got, &err))
+        << "acknowledged chunk " << i << " lost, errno " << err << "\n" << Log();
+    EXPECT_TRUE(got == acked[i]) << "acknowledged chunk " << i << " reads back wrong bytes";
+  }
+  std::string got;
+  int err = 0;
+  if (fs::testing::ReadFileChecked(ChunkPath(fs::testing::Sha256Hex(fs::testing::RandomBytes(50000, 999))), &got,
+                                   &err)) {
+    EXPECT_TRUE(got == fs::testing::RandomBytes(50000, 999)) << "the unsynced chunk reads back wrong bytes";
+  }
+}
+
+// df on the mount shows the pool's share of the cluster, as `ceph df` does
+// (the test pool keeps one copy), not the local disk.
+TEST_F(RadosMountTest, DfShowsThePoolsShareOfTheCluster) {
+  std::string out;
+  ASSERT_EQ(fs::testing::ShOut("ceph -c " + Q(CephConf()) + " df -f json | python3 -c 'import json,sys; "
+                               "s=json.load(sys.stdin)[\"stats\"]; print(s[\"total_bytes\"], s[\"total_avail_bytes\"])'",
+                               &out),
+            0)
+      << out;
+  uint64_t total = 0, avail = 0;
+  ASSERT_EQ(std::sscanf(out.c_str(), "%" SCNu64 " %" SCNu64, &total, &avail), 2) << out;
+  struct statvfs st;
+  ASSERT_EQ(::statvfs(mnt_.c_str(), &st), 0);
+  const double mount_total = double(st.f_blocks) * st.f_frsize;
+  const double mount_avail = double(st.f_bavail) * st.f_frsize;
+  EXPECT_NEAR(mount_total, double(total), 0.01 * double(total));
+  EXPECT_NEAR(mount_avail, double(avail), 0.05 * double(total));
+}
+
+// Prune and compaction through a real mount on RADOS (chunkctl on the
+// mountpoint; the work runs inside the mount, on the pool's objects).
+class RadosPruneMountTest : public RadosMountTest {
+ protected:
+  std::vector<std::string> MountOptions() const override { return {"ceph_conf=" + CephConf(), "compact=off"}; }
+  int RunCtl(const std::string& args, std::string* out) const {
+    return fs::testing::ShOut(std::string(CHUNKCTL_BINARY) + " " + args, out, true);
+  }
+  // Stores `n` chunks of `size` random bytes through /incoming; their digests.
+  std::vector<std::string> Store(int n, size_t size, uint64_t seed) {
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i) {
+      std::string data = fs::testing::RandomBytes(size, seed + i);
+      fs::testing::WriteFile(Incoming() + "/c" + std::to_string(seed + i), data);
+      out.push_back(fs::testing::Sha256Hex(data));
+    }
+    return out;
+  }
+  // The bytes of every object below the repository's shards (their catalogs
+  // list them: the pool is never listed).
+  uint64_t PackBytes() {
+    std::shared_ptr<Env> env = Connect(repo_);
+    uint64_t total = 0;
+    std::vector<std::string> shards;
+    EXPECT_TRUE(env->GetChildren(repo_ + "/shards", &shards).ok());
+    for (const auto& sh : shards) {
+      std::vector<std::string> files;
+      EXPECT_TRUE(env->GetChildren(repo_ + "/shards/" + sh, &files).ok());
+      for (const auto& f : files) {
+        uint64_t size = 0;
+        if (env->GetFileSize(repo_ + "/shards/" + sh + "/" + f, &size).ok()) total += size;
+      }
+    }
+    return total;
+  }
+};
+
+TEST_F(RadosPruneMountTest, PruneAndCompactThroughTheMountGiveTheSpaceBack) {
+  constexpr size_t kSize = 64 << 10;
+  std::vector<std::string> d = Store(40, kSize, 1);
+  ASSERT_EQ(Sh("sync -f " + Q(Incoming())), 0);
+  std::string keep_text;
+  for (size_t i = 0; i < d.size(); i += 2) keep_text += d[i] + "\n";
+  fs::testing::WriteFile(work_ + "/keep", keep_text);
+  std::string out;
+  ASSERT_EQ(RunCtl("prune " + Q(mnt_) + " --keep " + Q(work_ + "/keep"), &out), 0) << out;
+  EXPECT_NE(out.find("deleted: 20 chunks"), std::string::npos) << out;
+  const uint64_t before = PackBytes();
+  ASSERT_EQ(RunCtl("compact " + Q(mnt_), &out), 0) << out;
+  EXPECT_NE(out.find("bytes reclaimed: "), std::string::npos) << out;
+  const uint64_t after = PackBytes();
+  EXPECT_LT(after + 20 * kSize, before + kSize) << "the pool's objects must shrink by ~the deleted bytes";
+  for (size_t i = 0; i < d.size(); ++i) {
+    std::string got;
+    int err = 0;
+    const bool read = fs::testing::ReadFileChecked(ChunkPath(d[i]), &got, &err);
+    if (i % 2 == 0) {
+      EXPECT_TRUE(read && got == fs::testing::RandomBytes(kSize, 1 + i)) << i << " errno " << err;
+    } else {
+      EXPECT_FALSE(read) << "deleted chunk " << i << " still reads";
+    }
+  }
+  // And from the pool itself, after the mount is gone: check reads every byte.
+  Unmount();
+  ASSERT_EQ(RunCtl("--ceph-conf " + Q(CephConf()) + " check --read-data " + Q(repo_), &out), 0) << out;
+  Mount();
+  for (size_t i = 0; i < d.size(); i += 2) {
+    EXPECT_EQ(fs::testing::ReadFile(ChunkPath(d[i])), fs::testing::RandomBytes(kSize, 1 + i)) << i;
+  }
 }
 
 }  // namespace

@@ -83,6 +83,12 @@ class FileLock {
   virtual ~FileLock() = default;
 };
 
+// Capacity as df shows it: bytes in all, and bytes a writer may still use.
+struct SpaceInfo {
+  uint64_t total_bytes = 0;
+  uint64_t avail_bytes = 0;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -165,6 +171,10 @@ class Env {
   // a repository whose packs could grow past it is refused at Create/Open.
   // The default: no limit.
   virtual uint64_t MaxFileSize() const { return UINT64_MAX; }
+
+  // The capacity of what holds `dir`, for df on the mount. The default asks
+  // the local file system (statvfs); ObjectEnv asks the cluster.
+  virtual Status GetSpace(const std::string& dir, SpaceInfo* out);
 };
 
 }  // namespace chunkfs

@@ -257,6 +257,12 @@ class Repository {
   virtual RepoStats GetStats() = 0;
   virtual const RepoSettings& settings() const = 0;
   virtual const std::string& path() const = 0;
+  // The capacity of what holds the repository (its folder's file system, or
+  // the RADOS pool's share of the cluster), for df on the mount.
+  virtual Status GetSpace(SpaceInfo* out) {
+    (void)out;
+    return Status::NotSupported("space of " + path());
+  }
   // Syncs and releases the lock. Called by the destructor if not called.
   virtual Status Close() = 0;
 };

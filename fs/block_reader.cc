@@ -18,6 +18,7 @@ BlockReader::BlockReader(const Digest& digest, std::unique_ptr<ChunkReader> read
       pool_(pool),
       counters_(counters),
       readahead_blocks_(options.readahead_blocks),
+      buffers_(options.buffers),
       size_(reader->size()),
       block_size_(reader->block_size()),
       block_count_(reader->block_count()),
@@ -82,7 +83,7 @@ Status BlockReader::GetBlock(uint32_t i, ChunkCache::Content* out) {
 }
 
 Status BlockReader::LoadBlock(uint32_t i, ChunkCache::Content* out) {
-  auto data = std::make_shared<std::string>();
+  std::shared_ptr<std::string> data = buffers_ ? buffers_->Get() : std::make_shared<std::string>();
   Status s;
   {
     std::lock_guard<std::mutex> l(reader_mu_);

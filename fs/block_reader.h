@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "block_buffers.h"
 #include "chunk_cache.h"
 #include "chunkfs/blocks.h"
 #include "chunkfs/digest.h"
@@ -42,6 +43,9 @@ class BlockReader : public std::enable_shared_from_this<BlockReader> {
  public:
   struct Options {
     uint32_t readahead_blocks = 2;  // blocks loaded ahead of a sequential reader (0: none)
+    // Where block buffers come from (reused without page faults); nullptr:
+    // a fresh buffer each. Outlives the reader.
+    BlockBuffers* buffers = nullptr;
   };
   // Counted for /.stats and tests; may be shared by many readers.
   struct Counters {
@@ -85,6 +89,7 @@ class BlockReader : public std::enable_shared_from_this<BlockReader> {
   WorkerPool* const pool_;
   Counters* const counters_;
   uint32_t readahead_blocks_;
+  BlockBuffers* const buffers_;
   const uint64_t size_;
   const uint64_t block_size_;
   const uint32_t block_count_;

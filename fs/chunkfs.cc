@@ -573,9 +573,10 @@ std::shared_ptr<Upload> ChunkFs::NewUpload() {
     // The repository's codec and level, with this open's overrides (settings() reflects them).
     const uint8_t codec = repo_->settings().codec;
     const int level = repo_->settings().compression_level;
-    pipeline = std::make_unique<IngestPipeline>(&workers_, &budget_, [codec, level](std::string_view raw, EncodedBlock* out) {
-      return EncodeBlock(raw, codec, level, out);
-    });
+    pipeline = std::make_unique<IngestPipeline>(
+        &workers_, &budget_,
+        [codec, level](std::string_view raw, EncodedBlock* out) { return EncodeBlock(raw, codec, level, out); },
+        &stage_buffers_);
   }
   return std::make_shared<Upload>(&budget_, config_.tmp_dir, max_chunk_, config_.env, std::move(pipeline));
 }

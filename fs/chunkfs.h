@@ -75,6 +75,7 @@ constexpr double kFixedTimeout = 86400;   // names in "/" never change
 constexpr double kFixedAttrTimeout = 1;   // "/", "/chunks": a dead mount shows soon
 constexpr double kIncomingTimeout = 1;    // /incoming names and attributes
 constexpr uint32_t kBlockSize = 1 << 20;  // st_blksize: cp sizes its buffer from it
+constexpr size_t kIdleBlockBuffers = 4;   // read buffers of kBlockSize kept idle for reuse
 
 // What a read answers with: `data`/`size`, kept alive by `holder`, `handle`
 // or `owned` until the reply is sent (a RELEASE may run meanwhile).
@@ -349,6 +350,11 @@ class ChunkFs {
   // uploads they hold give their memory back to it when destroyed, also at
   // a shutdown while files are still open (SIGTERM during a copy).
   WriteBudget budget_;
+  // Block-sized buffers of reads and of upload blocks being assembled,
+  // reused (declared before the uploads and the cache that use them; idle:
+  // at most kIdleBlockBuffers of 1 MiB each, docs/MOUNT.md "Memory").
+  BlockBuffers block_buffers_{kIdleBlockBuffers, kBlockSize};
+  BlockBuffers stage_buffers_{kIdleBlockBuffers, kBlockSize};
   CommitGate commit_gate_{config_.commit_slots};  // bounds large commits (Commit)
   std::unique_ptr<Repository> repo_;
   uint64_t max_chunk_ = 16u << 20;

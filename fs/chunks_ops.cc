@@ -177,7 +177,9 @@ int ChunkFs::OpenBlocks(const Digest& digest, std::shared_ptr<BlockReader>* out)
   Status s = repo_->OpenChunk(digest, &reader);
   if (!s.ok()) return ReadFailed(digest, s);
   counters_.chunk_loads.fetch_add(1, std::memory_order_relaxed);
-  *out = BlockReader::Make(digest, std::move(reader), &cache_, &workers_, &counters_.blocks, BlockReader::Options{});
+  BlockReader::Options options;
+  options.buffers = &block_buffers_;
+  *out = BlockReader::Make(digest, std::move(reader), &cache_, &workers_, &counters_.blocks, options);
   return 0;
 }
 

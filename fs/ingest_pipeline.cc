@@ -10,6 +10,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "block_buffers.h"
 #include "upload.h"
 #include "worker_pool.h"
 
@@ -110,8 +111,8 @@ struct IngestPipeline::State {
   }
 };
 
-IngestPipeline::IngestPipeline(WorkerPool* pool, WriteBudget* budget, EncodeFn encode)
-    : pool_(pool), budget_(budget), encode_(std::move(encode)), state_(std::make_shared<State>(budget)),
+IngestPipeline::IngestPipeline(WorkerPool* pool, WriteBudget* budget, EncodeFn encode, BlockBuffers* buffers)
+    : pool_(pool), budget_(budget), buffers_(buffers), encode_(std::move(encode)), state_(std::make_shared<State>(budget)),
       hash_(std::make_unique<Hash>()) {}
 
 IngestPipeline::~IngestPipeline() {
@@ -195,7 +196,7 @@ void IngestPipeline::Stage(uint64_t offset, std::string_view data) {
     const uint64_t blk_end = (blk + 1) * kB;
     if (pos == blk * kB && budget_->TryAcquire(kB)) {  // a block starts: stage it if the budget allows
       try {
-        stage_ = std::make_shared<std::string>();
+        stage_ = buffers_ ? buffers_->Get() : std::make_shared<std::string>();
         stage_->reserve(kB);
         staging_ = true;
         stage_block_ = blk;

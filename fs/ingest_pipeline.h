@@ -46,6 +46,7 @@
 
 namespace chunkfs::fs {
 
+class BlockBuffers;
 class WorkerPool;
 class WriteBudget;
 
@@ -59,7 +60,9 @@ class IngestPipeline {
   using ContentFn = std::function<int(uint64_t offset, size_t n, std::string* owned, std::string_view* view)>;
 
   // `pool` nullptr: every block is encoded by Finish on the caller's thread.
-  IngestPipeline(WorkerPool* pool, WriteBudget* budget, EncodeFn encode);
+  // `buffers`: where the blocks being assembled come from (reused, so their
+  // pages are not faulted in again for every block); nullptr: fresh ones.
+  IngestPipeline(WorkerPool* pool, WriteBudget* budget, EncodeFn encode, BlockBuffers* buffers = nullptr);
   ~IngestPipeline();
   IngestPipeline(const IngestPipeline&) = delete;
   IngestPipeline& operator=(const IngestPipeline&) = delete;
@@ -103,6 +106,7 @@ class IngestPipeline {
 
   WorkerPool* const pool_;
   WriteBudget* const budget_;
+  BlockBuffers* const buffers_;
   const EncodeFn encode_;
   std::shared_ptr<State> state_;
   std::unique_ptr<Hash> hash_;

@@ -16,6 +16,13 @@ std::string BlockName(uint32_t i, size_t count) {
   return "block " + std::to_string(i) + " of " + std::to_string(count);
 }
 
+// Corruption naming block i of `t` and its raw bytes, with the cause.
+Status BlockDamage(const BlockTable& t, uint32_t i, const Status& cause) {
+  const BlockEntry& e = t.blocks[i];
+  return Status::Corruption(BlockName(i, t.blocks.size()) + " (raw bytes " + std::to_string(e.raw_offset) + ".." +
+                            std::to_string(e.raw_offset + e.raw_len) + "): " + cause.message());
+}
+
 // The entry at `p` (kBlockEntrySize bytes): Corruption if it is impossible.
 Status DecodeEntry(const char* p, BlockEntry* e) {
   e->codec = static_cast<uint8_t>(p[0]);
@@ -138,13 +145,24 @@ Status DecodeBlock(const BlockTable& t, uint32_t i, std::string_view stored, std
   const BlockEntry& e = t.blocks[i];
   Status s = codec::Decode(e.codec, stored, e.raw_len, raw);
   if (s.code() == Status::Code::kNotSupported) return s;  // not damage
-  if (s.ok() && Sha256(*raw) != e.hash) s = Status::Corruption("content does not match its SHA-256");
   if (!s.ok()) {
     raw->clear();
-    return Status::Corruption(BlockName(i, t.blocks.size()) + " (raw bytes " + std::to_string(e.raw_offset) +
-                              ".." + std::to_string(e.raw_offset + e.raw_len) + "): " + s.message());
+    return BlockDamage(t, i, s);
   }
-  return Status::OK();
+  return VerifyBlock(t, i, raw);
+}
+
+Status VerifyBlock(const BlockTable& t, uint32_t i, std::string* raw) {
+  const BlockEntry& e = t.blocks[i];
+  Status s;
+  if (raw->size() != e.raw_len) {
+    s = Status::Corruption("read " + std::to_string(raw->size()) + " bytes of " + std::to_string(e.raw_len));
+  } else if (Sha256(*raw) != e.hash) {
+    s = Status::Corruption("content does not match its SHA-256");
+  }
+  if (s.ok()) return s;
+  raw->clear();
+  return BlockDamage(t, i, s);
 }
 
 Status DecodePayload(std::string_view stored, uint32_t raw_len, std::string* raw) {

@@ -61,6 +61,11 @@ Status DecodeTable(std::string_view bytes, uint32_t raw_len, uint32_t stored_len
 // this build lacks.
 Status DecodeBlock(const BlockTable& t, uint32_t i, std::string_view stored, std::string* raw);
 
+// Verifies block i of a raw block read straight into *raw (codec 0: the
+// stored bytes are the raw bytes, no copy): its length and SHA-256.
+// Corruption naming the block, *raw cleared, if either is wrong.
+Status VerifyBlock(const BlockTable& t, uint32_t i, std::string* raw);
+
 // The whole chunk from a blocked payload, every block verified (what
 // codec::Decode does for codec 3).
 Status DecodePayload(std::string_view stored, uint32_t raw_len, std::string* raw);

@@ -68,6 +68,10 @@ class MergedIndex {
   // rebuild).
   Status VerifyAll() const;
   bool damaged() const { return damaged_.load(std::memory_order_relaxed); }
+  // An entry led to a record that is not the one it names (the index's
+  // checksums were good, its content wrong): damaged() from now on, and
+  // the next rebuild takes nothing from this index.
+  void MarkDamaged() const { damaged_.store(true, std::memory_order_relaxed); }
   size_t file_size() const { return size_; }
 
  private:

@@ -43,6 +43,21 @@ Status PackFile::VerifyRecordBytes(const IdxEntry& e, std::string_view rec) cons
   return Status::OK();
 }
 
+Status PackFile::CheckRecordHeader(const RandomAccessFile& file, const IdxEntry& e) const {
+  std::string buf;
+  Status s = file.Read(e.offset, kRecordHeaderSize, &buf);
+  if (!s.ok()) return s;
+  records::RecordHeader h;
+  if (buf.size() != kRecordHeaderSize) {
+    s = Status::Corruption("record truncated");
+  } else if ((s = records::DecodeRecordHeader(buf, &h)).ok() &&
+             (h.digest != e.digest || h.raw_len != e.raw_len || h.stored_len != e.stored_len || h.codec != e.codec)) {
+    s = Status::Corruption("record does not match its index entry");
+  }
+  if (s.ok()) return s;
+  return Status::Corruption(path_ + " at offset " + std::to_string(e.offset) + ": " + s.message());
+}
+
 Status PackFile::ReadRecordBytes(const IdxEntry& e, std::string* rec) {
   Status s = ReadRange(e.offset, kRecordOverhead + uint64_t{e.stored_len}, rec);
   return s.ok() ? VerifyRecordBytes(e, *rec) : s;

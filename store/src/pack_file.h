@@ -40,6 +40,9 @@ class PackFile {
   Status OpenFile(std::shared_ptr<RandomAccessFile>* out) { return files_->Get(path_, out); }
   // ReadChunk through `file` (this pack's, from OpenFile).
   Status ReadChunkFrom(const RandomAccessFile& file, const IdxEntry& e, std::string* out) const;
+  // Reads only the header of e's record: Corruption unless it is there and
+  // names e's digest, sizes and codec.
+  Status CheckRecordHeader(const RandomAccessFile& file, const IdxEntry& e) const;
   // Reads the whole record of `e` (header, payload, CRC) and checks its CRC
   // and that it is the record `e` describes.
   Status ReadRecordBytes(const IdxEntry& e, std::string* rec);

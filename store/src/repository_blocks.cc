@@ -134,6 +134,11 @@ Status RepositoryImpl::OpenChunk(const Digest& digest, std::unique_ptr<ChunkRead
   std::shared_ptr<RandomAccessFile> file;
   Status s = loc.pack->OpenFile(&file);
   if (RefindAfterCompaction(&s, digest, &loc)) s = loc.pack->OpenFile(&file);
+  if (s.ok() && loc.from_merged) {  // a merged index is a cache: its entry is checked before use
+    s = loc.pack->CheckRecordHeader(*file, loc.entry);
+    if (RefindPastMerged(&s, digest, &loc)) s = loc.pack->OpenFile(&file);
+  }
+  if (s.IsCorruption()) NoteCorruptRead(digest);
   if (!s.ok()) return Fail(s);
   *out = std::make_unique<ReportingReader>(NewChunkReader(std::move(loc.pack), std::move(file), loc.entry), digest,
                                            damage_sink_);

@@ -117,11 +117,22 @@ bool RepositoryImpl::RefindAfterCompaction(Status* s, const Digest& d, ChunkLoca
   return false;
 }
 
+bool RepositoryImpl::RefindPastMerged(Status* s, const Digest& d, ChunkLocation* loc) {
+  if (!loc->from_merged || !s->IsCorruption()) return false;
+  switch (shards_[d.shard()]->RecheckMerged(d, *s, loc)) {
+    case Shard::Recheck::kAgrees: return false;
+    case Shard::Recheck::kMoved: return true;
+    case Shard::Recheck::kAbsent: *s = Status::NotFound("chunk " + d.ToHex()); return false;
+  }
+  return false;
+}
+
 Status RepositoryImpl::Get(const Digest& digest, std::string* out) {
   ChunkLocation loc;
   if (!shards_[digest.shard()]->Find(digest, &loc)) return Status::NotFound("chunk " + digest.ToHex());
   Status s = loc.pack->ReadChunk(loc.entry, out);
   if (RefindAfterCompaction(&s, digest, &loc)) s = loc.pack->ReadChunk(loc.entry, out);
+  if (RefindPastMerged(&s, digest, &loc)) s = loc.pack->ReadChunk(loc.entry, out);
   if (s.IsCorruption()) {
     NoteCorruptRead(digest);
   }

@@ -98,6 +98,10 @@ class RepositoryImpl final : public Repository {
   // compacted it away): true if *s says so and the chunk is still stored
   // (*loc: where now); *s becomes NotFound if it is not.
   bool RefindAfterCompaction(Status* s, const Digest& d, ChunkLocation* loc);
+  // After a Corruption (*s) reading a location the merged index gave: true
+  // if the idx files place the chunk elsewhere (*loc: there; read again),
+  // false otherwise (*s: NotFound if they do not have it at all).
+  bool RefindPastMerged(Status* s, const Digest& d, ChunkLocation* loc);
   // Prune helpers (repository_prune.cc).
   void EndPrune(uint64_t gen);
   Status CheckToken(const PruneToken& t);

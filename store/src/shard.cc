@@ -469,7 +469,7 @@ bool Shard::FindMergedLocked(const Digest& d, ChunkLocation* loc) const {
     MergedIndex::Entry m = merged_->At(i);
     const auto& file = merged_files_[m.slot];
     if (file == nullptr || IsDeletedLocked(file->id(), m.entry)) continue;
-    *loc = {file, m.entry};
+    *loc = {file, m.entry, /*from_merged=*/true};
     return true;
   }
   return false;
@@ -483,6 +483,27 @@ bool Shard::Find(const Digest& d, ChunkLocation* loc) {
   if (!ctx_->read_only || !RefreshIfChanged()) return false;
   std::shared_lock<std::shared_mutex> l(mu_);
   return FindLocked(d, loc);
+}
+
+Shard::Recheck Shard::RecheckMerged(const Digest& d, const Status& why, ChunkLocation* loc) {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  ChunkLocation found;
+  bool in_idx = false;
+  for (auto p = frozen_.rbegin(); p != frozen_.rend() && !in_idx; ++p) in_idx = FindInPack(*p, d, &found);
+  if (in_idx && found.pack == loc->pack && found.entry.offset == loc->entry.offset &&
+      found.entry.stored_len == loc->entry.stored_len && found.entry.raw_len == loc->entry.raw_len &&
+      found.entry.codec == loc->entry.codec) {
+    return Recheck::kAgrees;
+  }
+  if (merged_ != nullptr && !merged_->damaged()) {
+    merged_->MarkDamaged();
+    ctx_->Log(fn::Join(dir_, fn::kMergedIndexName) + ": its entry for chunk " + d.ToHex() +
+              " does not lead to the chunk (" + why.ToString() + "); using the idx files" +
+              (ctx_->read_only ? "" : ", rebuilding the merged index from them"));
+  }
+  if (!in_idx) return Recheck::kAbsent;
+  *loc = found;
+  return Recheck::kMoved;
 }
 
 void Shard::Reload() {

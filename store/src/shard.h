@@ -53,6 +53,9 @@ namespace chunkfs {
 struct ChunkLocation {
   std::shared_ptr<PackFile> pack;
   IdxEntry entry;
+  // Found through the merged index: if the record there is not this entry's,
+  // the caller calls Shard::DistrustMerged and looks again.
+  bool from_merged = false;
 };
 
 struct ShardCounts {
@@ -72,6 +75,15 @@ class Shard {
   // Finds a chunk. A read-only shard re-reads its directory on a miss when
   // the directory changed (so it sees the writer's newly published idx).
   bool Find(const Digest& d, ChunkLocation* loc);
+  // REQUIRES: *loc came from Find with from_merged, and reading it gave
+  // Corruption (`why`). Looks d up in the idx files instead. kAgrees: they
+  // say the same (the damage is in the pack; *loc unchanged). Otherwise the
+  // merged index is wrong: it is marked damaged (lookups go through the idx
+  // files; a writer rebuilds it from them, taking nothing from it), that is
+  // logged once, and the result is kMoved (*loc: the idx files' location)
+  // or kAbsent. Thread safety: any thread.
+  enum class Recheck { kAgrees, kMoved, kAbsent };
+  Recheck RecheckMerged(const Digest& d, const Status& why, ChunkLocation* loc);
   // Read-only: re-reads the shard folder now (packs compacted away by the
   // writer since they were loaded).
   void Reload();

@@ -124,7 +124,7 @@ void Shard::MergeIndexIfDue() {
 // rename, fsync of the folder), mapped again, then installed.
 Status Shard::MergeIndex(std::vector<FrozenPack> packs, std::shared_ptr<const MergedIndex> old,
                          std::vector<std::shared_ptr<PackFile>> old_files) {
-  if (old != nullptr && !old->VerifyAll().ok()) {
+  if (old != nullptr && (old->damaged() || !old->VerifyAll().ok())) {
     ctx_->Log(fn::Join(dir_, fn::kMergedIndexName) + ": damaged; rebuilding it from the idx files");
     old = nullptr;
   }

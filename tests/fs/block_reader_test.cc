@@ -237,6 +237,40 @@ TEST(BlockReaderTest, ADamagedBlockFailsOnlyTheReadsThatTouchIt) {
   EXPECT_EQ(f.Read(9 * 4096, 4096), c.substr(9 * 4096, 4096));
 }
 
+// Block buffers from a BlockBuffers pool are reused as blocks leave the
+// cache (here a cache of nothing, so every read loads): each read still
+// gives its block's bytes, never a former block's, also after a damaged
+// block went through the pool.
+TEST(BlockReaderTest, ReusedBlockBuffersReadTheRightBytes) {
+  auto chunk = MakeChunk(10 * 4096 + 100, 4096);
+  chunk->damaged.insert(4);
+  ChunkCache cache(0);
+  BlockReader::Counters counters;
+  BlockBuffers buffers(2, 1 << 20);
+  BlockReader::Options options;
+  options.readahead_blocks = 0;
+  options.buffers = &buffers;
+  auto r = BlockReader::Make(Sha256(chunk->content), std::make_unique<FakeReader>(chunk), &cache, nullptr,
+                             &counters, options);
+  const std::string& c = chunk->content;
+  for (int round = 0; round < 2; round++) {
+    for (uint64_t off : {0u, 9u * 4096, 4096u, 10u * 4096, 4u * 4096, 2u * 4096 + 7, 3u * 4096}) {
+      ChunkCache::Content holder;
+      std::string owned;
+      std::string_view out;
+      Status s = r->Read(off, 4096, &holder, &owned, &out);
+      if (off / 4096 == 4) {
+        EXPECT_TRUE(s.IsCorruption()) << off;
+        continue;
+      }
+      ASSERT_TRUE(s.ok()) << off << ": " << s.ToString();
+      EXPECT_EQ(out, c.substr(off, 4096)) << "round " << round << " off " << off;
+    }
+  }
+  EXPECT_GT(buffers.reused(), 5u) << "blocks should come from reused buffers";
+  EXPECT_LE(buffers.idle(), 2u);
+}
+
 // A reader that returns a block of the wrong length is damage, not data.
 class ShortReader : public FakeReader {
  public:

@@ -84,11 +84,13 @@ class MemoryBoundTest : public MountTest {
 };
 
 // The bound of docs/MOUNT.md ("Memory"), for this mount: base + write_buffer
-// + cache_size + commit slots x 2 x max_chunk + max_threads x 3 MiB.
+// + cache_size + idle block buffers + commit slots x 2 x max_chunk +
+// max_threads x 3 MiB.
 uint64_t StatedBound(uint64_t write_buffer, uint64_t cache, uint64_t slots, uint64_t max_chunk) {
   constexpr uint64_t kBase = 24 * kMiB;  // program, libraries, threads, store index
   constexpr uint64_t kMaxThreads = 10;   // libfuse's default max_threads
-  return kBase + write_buffer + cache + slots * 2 * max_chunk + kMaxThreads * 3 * kMiB;
+  constexpr uint64_t kIdleBuffers = 8 * kMiB;  // fs/chunkfs.h kIdleBlockBuffers, reads and uploads
+  return kBase + write_buffer + cache + kIdleBuffers + slots * 2 * max_chunk + kMaxThreads * 3 * kMiB;
 }
 
 TEST_F(MemoryBoundTest, ManyWritersStayWithinTheStatedBoundAndGiveMemoryBack) {

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "block_buffers.h"
 #include "fault_env.h"
 #include "ingest_pipeline.h"
 #include "upload.h"
@@ -61,7 +62,7 @@ class PipelinedUploadTest : public ::testing::Test {
   }
   std::unique_ptr<Upload> NewUpload(WriteBudget* budget, uint64_t max_size = 64 << 20) {
     return std::make_unique<Upload>(budget, "/tmp", max_size, &env_,
-                                    std::make_unique<IngestPipeline>(&pool_, budget, Encoder()));
+                                    std::make_unique<IngestPipeline>(&pool_, budget, Encoder(), &buffers_));
   }
   // Commits through both put functions; what was stored lands in stored_
   // (blocks checked and joined), its digest in digest_.
@@ -109,6 +110,7 @@ class PipelinedUploadTest : public ::testing::Test {
   int whole_puts_ = 0, block_puts_ = 0;
   std::string stored_;
   Digest digest_;
+  BlockBuffers buffers_{2, kB};  // staged blocks come from here (reused)
   WorkerPool pool_{2};  // after what its tasks use: joined first
 };
 
@@ -144,6 +146,24 @@ TEST_F(PipelinedUploadTest, FullBlocksAreEncodedWhileWritingAndOnlyTheTailAtComm
   EXPECT_EQ(encodes_.load(), 4);  // the half block at the end
   u.reset();
   EXPECT_EQ(budget_.used(), 0u);
+}
+
+// Staged blocks come from reused buffers: uploads one after another, some
+// overwriting a staged block, each store exactly their own final content
+// (never bytes a buffer held for an earlier block).
+TEST_F(PipelinedUploadTest, ReusedStageBuffersStoreEachUploadsOwnContent) {
+  for (uint32_t round = 0; round < 4; round++) {
+    std::string content = RandomBytes(3 * kB + 1000 * round, 40 + round);
+    auto u = NewUpload(&budget_);
+    WriteSequentially(*u, content, 128 << 10);
+    if (round % 2) {  // an overwrite inside the last staged block
+      content.replace(3 * kB - 10, 5, "ZZZZZ");
+      ASSERT_EQ(u->Write(3 * kB - 10, "ZZZZZ"), 0);
+    }
+    ExpectStores(*u, content);
+  }
+  EXPECT_GT(buffers_.reused(), 0u);
+  EXPECT_LE(buffers_.idle(), 2u);
 }
 
 TEST_F(PipelinedUploadTest, FinishOfTinyContentWithoutAPool) {

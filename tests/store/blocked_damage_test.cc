@@ -2,6 +2,9 @@
 // one small test per case of the block table, and a damaged block read
 // through a repository (Corruption for that block, the others still read).
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "../../store/src/block_table.h"
 #include "../../store/src/codec.h"
@@ -161,6 +164,27 @@ TEST_F(BlockedDamage, DamagedBlockReadIsStoredAgainByThePut) {
   ASSERT_TRUE(repo->Close().ok());
   repo.reset();
   EXPECT_TRUE(r->ReadBlock(2, &got).IsCorruption());  // the old reader, its repository gone
+}
+
+// A raw block is read straight into the caller's buffer: a pack cut short
+// inside it (the file truncated under an open reader) is Corruption naming
+// the block, the buffer emptied, never the short bytes.
+TEST_F(BlockedDamage, RawBlockCutShortIsCorruption) {
+  uint64_t rec = 0;
+  const std::string dat = DatOf(Repo(), d_, &rec);
+  DamageRawBlock(Repo(), d_, data_, 2, /*fix_record_crc=*/true);  // undo SetUp's damage: flips back
+  auto repo = OpenOrDie(Repo(), /*read_only=*/true);
+  std::unique_ptr<ChunkReader> r;
+  ASSERT_TRUE(repo->OpenChunk(d_, &r).ok());
+  std::string got;
+  ASSERT_TRUE(r->ReadBlock(0, &got).ok());  // the table is loaded before the cut
+  ASSERT_EQ(::truncate(dat.c_str(), static_cast<off_t>(std::filesystem::file_size(dat) - kBlockSize / 2)), 0);
+  got = "x";
+  Status s = r->ReadBlock(3, &got);
+  EXPECT_TRUE(CorruptionSaying(s, "block 3 of 4")) << s.ToString();
+  EXPECT_TRUE(got.empty()) << "never the short bytes";
+  ASSERT_TRUE(r->ReadBlock(1, &got).ok());
+  EXPECT_EQ(got, data_.substr(kBlockSize, kBlockSize));
 }
 
 // A damaged table: every block of the chunk is Corruption (the offsets

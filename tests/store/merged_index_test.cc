@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <set>
 
+#include "../../store/src/format.h"
 #include "chunkfs/check.h"
 #include "fault_env.h"
 #include "test_util.h"
@@ -222,6 +224,74 @@ TEST_F(MergedDamageTest, ChecksumMismatchInTheFilter) {
   b[filter + 5] ^= 0x40;
   WriteFileOrDie(MergedPath(Repo()), b);
   ExpectRecovered("filter flip");
+}
+
+void PutU32(std::string* b, size_t off, uint32_t v) {
+  for (int i = 0; i < 4; ++i) (*b)[off + i] = static_cast<char>(v >> (8 * i));
+}
+
+// A merged index whose checksums are all good but whose entry for one chunk
+// points at another record (as a bug in its builder would make it): the
+// record read there does not match, so the chunk is looked up in the idx
+// files and read right (Get and OpenChunk), the index is distrusted (said
+// once) and a writer rebuilds it from the idx files, taking nothing from it.
+TEST_F(MergedDamageTest, GoodChecksumsButAWrongOffset) {
+  std::string b = bytes_;
+  const size_t fanout = 64 + 40 * size_t{U32(b, 16)};
+  const uint32_t count = U32(b, fanout + 4 * 255);
+  ASSERT_GE(count, 2u);
+  const size_t entries = b.size() - 56 * size_t{count};
+  // Entry 0 (bucket 0 .. its digest's byte 1) gets entry 1's offset.
+  std::memcpy(&b[entries + 32], &b[entries + 56 + 32], 8);
+  ASSERT_NE(b, bytes_);
+  unsigned bucket = 0;
+  while (U32(b, fanout + 4 * bucket) == 0) bucket++;
+  const uint32_t first = bucket ? U32(b, fanout + 4 * (bucket - 1)) : 0;
+  const uint32_t end = U32(b, fanout + 4 * bucket);
+  PutU32(&b, fanout + 1024 + 4 * bucket,
+         format::Crc32(std::string_view(b).substr(entries + 56 * size_t{first}, 56 * size_t{end - first})));
+  PutU32(&b, fanout + 2048, format::Crc32(std::string_view(b).substr(64, fanout + 2048 - 64)));
+  WriteFileOrDie(MergedPath(Repo()), b);
+  Digest moved;
+  std::memcpy(moved.bytes.data(), &b[entries], 32);
+  const std::string* content = nullptr;
+  for (const auto& c : chunks_) {
+    if (Sha256(c) == moved) content = &c;
+  }
+  ASSERT_NE(content, nullptr) << "entry 0 names one of the chunks";
+  auto said = [this] {
+    return std::count_if(log_.begin(), log_.end(),
+                         [](const std::string& m) { return m.find("does not lead to the chunk") != std::string::npos; });
+  };
+  {
+    auto ro = Open(true, true);
+    std::unique_ptr<ChunkReader> reader;
+    ASSERT_TRUE(ro->OpenChunk(moved, &reader).ok());
+    std::string got;
+    ASSERT_TRUE(reader->ReadBlock(0, &got).ok());
+    EXPECT_TRUE(got == *content) << "OpenChunk found it through the idx files";
+    EXPECT_EQ(said(), 1);
+    ExpectAll(ro.get());
+    EXPECT_EQ(ro->GetStats().corrupt_reads, 0u) << "a wrong cache entry is not damage of the chunk";
+  }
+  {
+    auto r = Open();
+    std::string got;
+    ASSERT_TRUE(r->Get(moved, &got).ok());
+    EXPECT_TRUE(got == *content) << "Get found it through the idx files";
+    EXPECT_EQ(said(), 2) << "once per open";
+    PutOrDie(r.get(), ContentInShard(kShard, 250, 777777));  // a write, so that the sync rebuilds what is due
+    ASSERT_TRUE(r->Sync().ok());
+    ASSERT_TRUE(r->Close().ok());
+  }
+  const std::string rebuilt = ReadFileOrDie(MergedPath(Repo()));
+  EXPECT_NE(rebuilt, b) << "rebuilt";
+  auto r = Open();
+  std::string got;
+  ASSERT_TRUE(r->Get(moved, &got).ok());
+  EXPECT_TRUE(got == *content);
+  EXPECT_EQ(said(), 2) << "the rebuilt index leads to the chunk";
+  ExpectAll(r.get());
 }
 
 TEST_F(MergedDamageTest, TruncatedTail) {

@@ -19,6 +19,7 @@ BlockReader::BlockReader(const Digest& digest, std::unique_ptr<ChunkReader> read
       counters_(counters),
       readahead_blocks_(options.readahead_blocks),
       buffers_(options.buffers),
+      release_behind_(options.release_behind),
       size_(reader->size()),
       block_size_(reader->block_size()),
       block_count_(reader->block_count()),
@@ -27,6 +28,7 @@ BlockReader::BlockReader(const Digest& digest, std::unique_ptr<ChunkReader> read
   // beside the one being read and one more (another reader's).
   uint64_t room = block_size_ ? cache_->capacity() / block_size_ : 0;
   readahead_blocks_ = static_cast<uint32_t>(std::min<uint64_t>(readahead_blocks_, room > 2 ? room - 2 : 0));
+  if (release_behind_) mine_.assign(block_count_, false);
 }
 
 uint64_t BlockReader::BlockLen(uint32_t i) const {
@@ -96,26 +98,55 @@ Status BlockReader::LoadBlock(uint32_t i, ChunkCache::Content* out) {
                               std::to_string(BlockLen(i)));
   }
   *out = std::move(data);
+  if (release_behind_) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (i < mine_.size()) mine_[i] = true;
+  }
   return Status::OK();
 }
 
+void BlockReader::TakeMineBelowLocked(uint32_t below, std::vector<ChunkCache::Key>* keys) {
+  below = std::min<uint32_t>(below, static_cast<uint32_t>(mine_.size()));
+  for (uint32_t j = released_below_; j < below; j++) {
+    if (!mine_[j]) continue;
+    mine_[j] = false;
+    keys->push_back(ChunkCache::Key{digest_, j, block_size_});
+  }
+  released_below_ = std::max(released_below_, below);
+}
+
+void BlockReader::EraseFromCache(const std::vector<ChunkCache::Key>& keys) {
+  for (const auto& k : keys) cache_->Erase(k);
+}
+
 void BlockReader::Advance(uint32_t first, uint32_t last, ChunkCache::Content block) {
+  std::vector<ChunkCache::Key> served;  // erased from the cache outside mu_
+  bool submit = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     // Sequential: from the start, or going on from the block read last.
     bool sequential = last_index_ == UINT32_MAX ? first == 0 : (first == last_index_ || first == last_index_ + 1);
     last_index_ = last;
     last_ = std::move(block);
-    if (!sequential || !pool_ || readahead_blocks_ == 0 || closed_) return;
-    uint32_t target = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{last} + readahead_blocks_, block_count_ - 1));
-    ahead_next_ = std::max(ahead_next_, last + 1);
-    if (target < ahead_next_) return;
-    ahead_target_ = std::max(ahead_target_, target);
-    if (ahead_running_) return;  // the running task goes on to the new target
-    ahead_running_ = true;
+    // Two blocks behind: requests the kernel sends at once may arrive out
+    // of order, but not a block apart.
+    if (sequential && release_behind_ && first >= 2) TakeMineBelowLocked(first - 1, &served);
+    submit = sequential && QueueReadAheadLocked(last);
   }
+  EraseFromCache(served);
   // Outside mu_: after the pool's shutdown the task runs here, at once.
-  pool_->Submit([self = shared_from_this()] { self->ReadAhead(); });
+  if (submit) pool_->Submit([self = shared_from_this()] { self->ReadAhead(); });
+}
+
+bool BlockReader::QueueReadAheadLocked(uint32_t last) {
+  if (!pool_ || readahead_blocks_ == 0 || closed_) return false;
+  uint32_t target = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{last} + readahead_blocks_, block_count_ - 1));
+  ahead_next_ = std::max(ahead_next_, last + 1);
+  if (target < ahead_next_) return false;
+  ahead_target_ = std::max(ahead_target_, target);
+  if (ahead_running_) return false;  // the running task goes on to the new target
+  ahead_running_ = true;
+  return true;
 }
 
 void BlockReader::ReadAhead() noexcept {
@@ -145,9 +176,17 @@ void BlockReader::ReadAhead() noexcept {
 }
 
 void BlockReader::Close() {
-  std::lock_guard<std::mutex> l(mu_);
-  closed_ = true;
-  last_.reset();
+  std::vector<ChunkCache::Key> served;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+    last_.reset();
+    if (release_behind_) {
+      released_below_ = 0;
+      TakeMineBelowLocked(block_count_, &served);
+    }
+  }
+  EraseFromCache(served);
 }
 
 }  // namespace chunkfs::fs

@@ -17,7 +17,8 @@
 // reading.
 //
 // Lifetime: held by shared_ptr (the open file and each read-ahead task);
-// Close() stops the read-ahead of a released file. Thread safety: all
+// Close() stops the read-ahead of a released file (and, with
+// release_behind, drops the blocks it loaded from the cache). Thread safety: all
 // methods may be called concurrently. Locks: mu_ (the read position) and
 // reader_mu_ (the ChunkReader, used by one thread at a time) are never held
 // together, and neither is held while waiting for a load in flight.
@@ -29,6 +30,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "block_buffers.h"
 #include "chunk_cache.h"
@@ -46,6 +48,12 @@ class BlockReader : public std::enable_shared_from_this<BlockReader> {
     // Where block buffers come from (reused without page faults); nullptr:
     // a fresh buffer each. Outlives the reader.
     BlockBuffers* buffers = nullptr;
+    // Blocks this reader loaded leave the cache once a sequential read is
+    // two blocks past them, and at Close(): the kernel's page cache holds
+    // what was served (the mount opens chunks with keep_cache), so the
+    // cache holds mostly blocks not yet served, and their buffers come
+    // back to `buffers` for the next blocks. Off: they stay until evicted.
+    bool release_behind = false;
   };
   // Counted for /.stats and tests; may be shared by many readers.
   struct Counters {
@@ -83,6 +91,13 @@ class BlockReader : public std::enable_shared_from_this<BlockReader> {
   void Advance(uint32_t first, uint32_t last, ChunkCache::Content block);
   // The read-ahead task: loads blocks up to ahead_target_. Never throws.
   void ReadAhead() noexcept;
+  // REQUIRES: mu_. After a sequential read up to block `last`: moves the
+  // read-ahead target; true if a ReadAhead task must be submitted.
+  bool QueueReadAheadLocked(uint32_t last);
+  // REQUIRES: mu_. Appends to *keys the blocks below `below` this reader
+  // loaded and has not released yet (release_behind).
+  void TakeMineBelowLocked(uint32_t below, std::vector<ChunkCache::Key>* keys);
+  void EraseFromCache(const std::vector<ChunkCache::Key>& keys);
 
   const Digest digest_;
   ChunkCache* const cache_;
@@ -90,6 +105,7 @@ class BlockReader : public std::enable_shared_from_this<BlockReader> {
   Counters* const counters_;
   uint32_t readahead_blocks_;
   BlockBuffers* const buffers_;
+  const bool release_behind_;
   const uint64_t size_;
   const uint64_t block_size_;
   const uint32_t block_count_;
@@ -104,6 +120,8 @@ class BlockReader : public std::enable_shared_from_this<BlockReader> {
   uint32_t ahead_target_ = 0;        // read ahead up to this block (inclusive), if above ahead_next_ - 1
   bool ahead_running_ = false;       // a ReadAhead task is queued or running
   bool closed_ = false;
+  std::vector<bool> mine_;           // release_behind: blocks loaded by this reader, in the cache
+  uint32_t released_below_ = 0;      // mine_ is clear below this block
 };
 
 }  // namespace chunkfs::fs

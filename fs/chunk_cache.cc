@@ -25,6 +25,17 @@ void ChunkCache::Insert(const Key& key, Content content) {
   InsertLocked(key, std::move(content));
 }
 
+void ChunkCache::Erase(const Key& key) {
+  Content dropped;  // freed outside mu_
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return;
+  dropped = std::move(it->second->content);
+  bytes_ -= dropped->size();
+  lru_.erase(it->second);
+  index_.erase(it);
+}
+
 void ChunkCache::InsertLocked(const Key& key, Content content) {
   if (!content || content->size() > capacity_) return;
   if (index_.count(key)) return;

@@ -59,6 +59,9 @@ class ChunkCache {
   Content Find(const Key& key);
   // Keeps `content` (if it fits), evicting the least recently used.
   void Insert(const Key& key, Content content);
+  // Drops `key` if cached (holders keep their Content); a load in flight
+  // is not affected.
+  void Erase(const Key& key);
 
   // The entry `key`: from the cache; else, when another thread is loading
   // it, that load's result (waiting for it); else the result of `load`, run

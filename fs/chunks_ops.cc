@@ -179,6 +179,7 @@ int ChunkFs::OpenBlocks(const Digest& digest, std::shared_ptr<BlockReader>* out)
   counters_.chunk_loads.fetch_add(1, std::memory_order_relaxed);
   BlockReader::Options options;
   options.buffers = &block_buffers_;
+  options.release_behind = true;  // chunks are opened with keep_cache (OpenChunkLike)
   *out = BlockReader::Make(digest, std::move(reader), &cache_, &workers_, &counters_.blocks, options);
   return 0;
 }

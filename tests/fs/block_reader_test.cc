@@ -271,6 +271,49 @@ TEST(BlockReaderTest, ReusedBlockBuffersReadTheRightBytes) {
   EXPECT_LE(buffers.idle(), 2u);
 }
 
+// release_behind: a sequential reader drops the blocks it loaded once it is
+// two blocks past them (the kernel's page cache has them), and the rest at
+// Close; a block another reader loaded stays.
+TEST(BlockReaderTest, ReleaseBehindDropsServedBlocksFromTheCache) {
+  Fixture f(MakeChunk(10 * 4096, 4096), 1 << 20);
+  BlockReader::Options options;
+  options.readahead_blocks = 0;
+  options.release_behind = true;
+  auto r = BlockReader::Make(Sha256(f.chunk->content), std::make_unique<FakeReader>(f.chunk), &f.cache, nullptr,
+                             &f.counters, options);
+  EXPECT_EQ(f.Read(7 * 4096, 10), f.chunk->content.substr(7 * 4096, 10));  // another reader's block 7
+  const std::string& c = f.chunk->content;
+  for (uint32_t b = 0; b < 9; b++) {
+    for (uint64_t off = b * 4096; off < (b + 1) * 4096; off += 1024) {
+      ASSERT_EQ(f.Read(off, 1024, r.get()), c.substr(off, 1024)) << off;
+    }
+    if (b >= 2) {
+      EXPECT_FALSE(f.Cached(b - 2)) << "block " << b - 2 << " is two blocks behind block " << b;
+    }
+    EXPECT_TRUE(f.Cached(b)) << b;
+    if (b >= 1) {
+      EXPECT_TRUE(f.Cached(b - 1)) << "one block behind stays (requests may come out of order)";
+    }
+  }
+  EXPECT_TRUE(f.Cached(7)) << "loaded by the other reader: not this one's to drop";
+  EXPECT_EQ(f.chunk->Calls(7), 1) << "this reader took block 7 from the cache";
+  r->Close();
+  for (uint32_t b = 0; b < 9; b++) EXPECT_EQ(f.Cached(b), b == 7) << b;
+}
+
+TEST(BlockReaderTest, ReleaseBehindKeepsBlocksOfARandomReader) {
+  Fixture f(MakeChunk(10 * 4096, 4096), 1 << 20);
+  BlockReader::Options options;
+  options.readahead_blocks = 0;
+  options.release_behind = true;
+  auto r = BlockReader::Make(Sha256(f.chunk->content), std::make_unique<FakeReader>(f.chunk), &f.cache, nullptr,
+                             &f.counters, options);
+  for (uint32_t b : {5u, 1u, 8u, 3u}) ASSERT_EQ(f.Read(b * 4096, 100, r.get()), f.chunk->content.substr(b * 4096, 100));
+  for (uint32_t b : {5u, 1u, 8u, 3u}) EXPECT_TRUE(f.Cached(b)) << b;
+  r->Close();
+  for (uint32_t b : {5u, 1u, 8u, 3u}) EXPECT_FALSE(f.Cached(b)) << b;
+}
+
 // A reader that returns a block of the wrong length is damage, not data.
 class ShortReader : public FakeReader {
  public:

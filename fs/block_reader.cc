@@ -115,6 +115,18 @@ void BlockReader::TakeMineBelowLocked(uint32_t below, std::vector<ChunkCache::Ke
   released_below_ = std::max(released_below_, below);
 }
 
+void BlockReader::DropIfClosed(uint32_t i) {
+  std::vector<ChunkCache::Key> late;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Close() ran while block i was loading: it found nothing to drop.
+    if (!closed_ || !release_behind_ || i >= mine_.size() || !mine_[i]) return;
+    mine_[i] = false;
+    late.push_back(ChunkCache::Key{digest_, i, block_size_});
+  }
+  EraseFromCache(late);
+}
+
 void BlockReader::EraseFromCache(const std::vector<ChunkCache::Key>& keys) {
   for (const auto& k : keys) cache_->Erase(k);
 }
@@ -166,6 +178,7 @@ void BlockReader::ReadAhead() noexcept {
       if (cache_->LoadIfAbsent(ChunkCache::Key{digest_, i, block_size_},
                                [this, i](ChunkCache::Content* c) { return LoadBlock(i, c); })) {
         counters_->readahead_loads.fetch_add(1, std::memory_order_relaxed);
+        DropIfClosed(i);
       }
     }
   } catch (...) {

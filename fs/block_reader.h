@@ -98,6 +98,9 @@ class BlockReader : public std::enable_shared_from_this<BlockReader> {
   // loaded and has not released yet (release_behind).
   void TakeMineBelowLocked(uint32_t below, std::vector<ChunkCache::Key>* keys);
   void EraseFromCache(const std::vector<ChunkCache::Key>& keys);
+  // After read-ahead loaded block i: drops it if the file was released
+  // meanwhile (release_behind).
+  void DropIfClosed(uint32_t i);
 
   const Digest digest_;
   ChunkCache* const cache_;

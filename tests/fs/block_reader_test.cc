@@ -385,6 +385,29 @@ TEST(BlockReaderTest, ReleaseWhileReadAheadIsInFlightIsSafe) {
   EXPECT_EQ(f.chunk->Calls(2), 0);    // and nothing more was read after the release
 }
 
+// With release_behind, a block whose read-ahead finishes after the release
+// is dropped too (Close found nothing to drop then): nothing of a released
+// file stays in the cache.
+TEST(BlockReaderTest, ReleaseBehindDropsAReadAheadThatLandsAfterTheRelease) {
+  WorkerPool pool(1);
+  Fixture f(MakeChunk(10 * 4096, 4096), 1 << 20);
+  BlockReader::Options options;
+  options.readahead_blocks = 2;
+  options.release_behind = true;
+  auto r = BlockReader::Make(Sha256(f.chunk->content), std::make_unique<FakeReader>(f.chunk), &f.cache, &pool,
+                             &f.counters, options);
+  f.chunk->gated.insert(1);
+  EXPECT_EQ(f.Read(0, 4096, r.get()), f.chunk->content.substr(0, 4096));
+  ASSERT_TRUE(f.chunk->AwaitAtGate());
+  r->Close();
+  EXPECT_FALSE(f.Cached(0));
+  f.chunk->Open();
+  pool.Shutdown();
+  EXPECT_EQ(f.chunk->Calls(1), 1) << "the load in flight finished";
+  EXPECT_FALSE(f.Cached(1)) << "and left the cache: its file was released";
+  EXPECT_EQ(f.cache.bytes(), 0u);
+}
+
 TEST(BlockReaderTest, AReadAheadThatThrowsEndsQuietly) {
   WorkerPool pool(1);
   Fixture f(MakeChunk(10 * 4096, 4096), 1 << 20, &pool, /*ahead=*/2);

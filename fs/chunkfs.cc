@@ -76,6 +76,7 @@ void ChunkFs::Log(const std::string& msg) const {
 void ChunkFs::Attach(std::unique_ptr<Repository> repo, uint64_t max_chunk) {
   repo_ = std::move(repo);
   max_chunk_ = max_chunk;
+  if (config_.write_buffer_scales) budget_.RaiseLimit(kWriteBufferChunks * max_chunk);
   pipelined_ = false;
   if (config_.pipelined_ingest && repo_ && !config_.read_only) {
     // A build (or store) that cannot encode blocks keeps the whole-chunk commit.

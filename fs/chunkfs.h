@@ -41,6 +41,10 @@ namespace chunkfs::fs {
 struct FsConfig {
   uint64_t max_names = 100000;
   uint64_t write_buffer = 64ull << 20;
+  // write_buffer is the default, not given: Attach raises it to
+  // kWriteBufferChunks x max_chunk, so that an upload of the largest chunk
+  // and its encoded blocks fit in memory instead of spilling.
+  bool write_buffer_scales = false;
   uint64_t cache_size = 64ull << 20;
   bool sync = false;
   uint64_t flush_interval_ms = 5000;
@@ -76,6 +80,7 @@ constexpr double kFixedAttrTimeout = 1;   // "/", "/chunks": a dead mount shows 
 constexpr double kIncomingTimeout = 1;    // /incoming names and attributes
 constexpr uint32_t kBlockSize = 1 << 20;  // st_blksize: cp sizes its buffer from it
 constexpr size_t kIdleBlockBuffers = 4;   // read buffers of kBlockSize kept idle for reuse
+constexpr uint64_t kWriteBufferChunks = 2;  // see FsConfig::write_buffer_scales
 
 // What a read answers with: `data`/`size`, kept alive by `holder`, `handle`
 // or `owned` until the reply is sent (a RELEASE may run meanwhile).

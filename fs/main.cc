@@ -272,6 +272,7 @@ int Run(int argc, char** argv) {
   FsConfig cfg;
   cfg.max_names = o.max_names;
   cfg.write_buffer = o.write_buffer;
+  cfg.write_buffer_scales = !o.write_buffer_given;
   cfg.cache_size = o.cache_size;
   cfg.sync = o.sync;
   cfg.flush_interval_ms = o.flush_interval_ms;

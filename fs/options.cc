@@ -216,6 +216,7 @@ int OptProc(void* data, const char* arg, int key, struct fuse_args* /*outargs*/)
     case kKeyMaxChunk:
       return HandleSizeOption(st, arg, 1, 1ull << 30, "1 byte to 1G", &o->max_chunk) ? 0 : -1;
     case kKeyWriteBuffer:
+      o->write_buffer_given = true;
       return HandleSizeOption(st, arg, 0, 64ull << 30, "0 to 64G", &o->write_buffer) ? 0 : -1;
     case kKeyCacheSize:
       return HandleSizeOption(st, arg, 0, 64ull << 30, "0 to 64G", &o->cache_size) ? 0 : -1;
@@ -457,7 +458,8 @@ chunkfs options:
     -o max_names=N         names kept under /incoming (default 100000; the
                            least recently used committed names are dropped)
     -o write_buffer=SIZE   memory for writes in flight, over all writers
-                           (default 64M; beyond it uploads spill to REPO/tmp)
+                           (default 64M, or 2 x max_chunk if larger; beyond
+                           it uploads spill to REPO/tmp)
     -o cache_size=SIZE     decompressed chunks kept between opens (default 64M)
     -o readahead=SIZE      the kernel's read-ahead on the mount (default 1M,
                            set as root; 0: the kernel's default, 128K)

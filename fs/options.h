@@ -43,6 +43,7 @@ struct MountOptions {
   uint64_t flush_interval_ms = 5000;  // -o flush_interval=SECONDS
   uint64_t max_names = 100000;        // -o max_names=N
   uint64_t write_buffer = 64ull << 20;  // -o write_buffer=SIZE (memory for writes in flight)
+  bool write_buffer_given = false;      // else at least 2 x max_chunk (FsConfig::write_buffer_scales)
   uint64_t cache_size = 64ull << 20;    // -o cache_size=SIZE (decompressed-chunk cache)
   uint64_t readahead = 1ull << 20;      // -o readahead=SIZE (the kernel's read-ahead; 0: its default)
   bool compact = true;                  // -o compact=on|off: background compaction

@@ -18,10 +18,17 @@ int ErrnoOf(const Status& s) {
 }
 }  // namespace
 
+void WriteBudget::RaiseLimit(uint64_t limit) {
+  uint64_t cur = limit_.load(std::memory_order_relaxed);
+  while (cur < limit && !limit_.compare_exchange_weak(cur, limit, std::memory_order_relaxed)) {
+  }
+}
+
 bool WriteBudget::TryAcquire(uint64_t n) {
   uint64_t cur = used_.load(std::memory_order_relaxed);
   while (true) {
-    if (n > limit_ || cur > limit_ - n) return false;
+    const uint64_t limit = limit_.load(std::memory_order_relaxed);
+    if (n > limit || cur > limit - n) return false;
     if (used_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) return true;
   }
 }

@@ -43,16 +43,19 @@ namespace chunkfs::fs {
 class WriteBudget {
  public:
   explicit WriteBudget(uint64_t limit) : limit_(limit) {}
+  // Raises the limit to `limit` if that is higher (at start-up, once the
+  // repository's max_chunk is known).
+  void RaiseLimit(uint64_t limit);
   bool TryAcquire(uint64_t n);
   void Release(uint64_t n);
   uint64_t used() const { return used_.load(std::memory_order_relaxed); }
-  uint64_t limit() const { return limit_; }
+  uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
   // Content versions, increasing over all uploads (so that the newest commit
   // of a name wins, whichever upload made it).
   uint64_t NextVersion() { return version_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
  private:
-  const uint64_t limit_;
+  std::atomic<uint64_t> limit_;
   std::atomic<uint64_t> used_{0};
   std::atomic<uint64_t> version_{0};
 };

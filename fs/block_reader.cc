@@ -86,11 +86,7 @@ Status BlockReader::GetBlock(uint32_t i, ChunkCache::Content* out) {
 
 Status BlockReader::LoadBlock(uint32_t i, ChunkCache::Content* out) {
   std::shared_ptr<std::string> data = buffers_ ? buffers_->Get() : std::make_shared<std::string>();
-  Status s;
-  {
-    std::lock_guard<std::mutex> l(reader_mu_);
-    s = reader_->ReadBlock(i, data.get());
-  }
+  Status s = reader_->ReadBlock(i, data.get());
   counters_->block_loads.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) return s;
   if (data->size() != BlockLen(i)) {

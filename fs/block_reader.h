@@ -18,10 +18,12 @@
 //
 // Lifetime: held by shared_ptr (the open file and each read-ahead task);
 // Close() stops the read-ahead of a released file (and, with
-// release_behind, drops the blocks it loaded from the cache). Thread safety: all
-// methods may be called concurrently. Locks: mu_ (the read position) and
-// reader_mu_ (the ChunkReader, used by one thread at a time) are never held
-// together, and neither is held while waiting for a load in flight.
+// release_behind, drops the blocks it loaded from the cache). Thread safety:
+// all methods may be called concurrently. Different blocks load at the same
+// time (a read and the read-ahead, or two of the kernel's requests: the
+// ChunkReader's ReadBlock is thread-safe), each block once (the cache).
+// Locks: mu_ (the read position) is never held while a block loads or while
+// waiting for a load in flight.
 #pragma once
 
 #include <atomic>
@@ -113,8 +115,7 @@ class BlockReader : public std::enable_shared_from_this<BlockReader> {
   const uint64_t block_size_;
   const uint32_t block_count_;
 
-  std::mutex reader_mu_;
-  const std::unique_ptr<ChunkReader> reader_;  // guarded by reader_mu_
+  const std::unique_ptr<ChunkReader> reader_;  // ReadBlock is thread-safe
 
   std::mutex mu_;
   ChunkCache::Content last_;         // the block read last (kept while reading within it)

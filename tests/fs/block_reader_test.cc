@@ -237,6 +237,20 @@ TEST(BlockReaderTest, ADamagedBlockFailsOnlyTheReadsThatTouchIt) {
   EXPECT_EQ(f.Read(9 * 4096, 4096), c.substr(9 * 4096, 4096));
 }
 
+// Two blocks of one open file load at the same time: a read of block 3
+// does not wait for a load of block 1 stuck in the store.
+TEST(BlockReaderTest, DifferentBlocksLoadAtTheSameTime) {
+  Fixture f(MakeChunk(6 * 4096, 4096), 1 << 20, nullptr, /*ahead=*/0);
+  f.chunk->gated.insert(1);
+  std::string stuck;
+  std::thread a([&] { stuck = f.Read(4096, 10); });
+  ASSERT_TRUE(f.chunk->AwaitAtGate());
+  EXPECT_EQ(f.Read(3 * 4096, 10), f.chunk->content.substr(3 * 4096, 10)) << "block 3 read while block 1 loads";
+  f.chunk->Open();
+  a.join();
+  EXPECT_EQ(stuck, f.chunk->content.substr(4096, 10));
+}
+
 // Block buffers from a BlockBuffers pool are reused as blocks leave the
 // cache (here a cache of nothing, so every read loads): each read still
 // gives its block's bytes, never a former block's, also after a damaged

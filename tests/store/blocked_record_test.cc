@@ -2,6 +2,9 @@
 // Put of large chunks, OpenChunk / ChunkReader, round trips.
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "chunkfs/blocks.h"
 #include "chunkfs/codec.h"
 #include "chunkfs/repository.h"
@@ -286,6 +289,28 @@ TEST_F(BlockedRepo, BlocksReadInAnyOrder) {
     ASSERT_TRUE(r->ReadBlock(i, &got).ok());
     EXPECT_EQ(got, data.substr(size_t{i} * kBlockSize, kBlockSize)) << i;
   }
+}
+
+// One reader, several threads at once (the mount loads a block for a read
+// while its read-ahead loads the next): every block right in every thread.
+TEST_F(BlockedRepo, BlocksReadConcurrentlyFromSeveralThreads) {
+  const std::string data = MakeContent(Content::kMixed, 6 * kBlockSize + 11, 12);
+  const Digest d = PutOrDie(repo_.get(), data);
+  std::unique_ptr<ChunkReader> r;
+  ASSERT_TRUE(repo_->OpenChunk(d, &r).ok());  // the table is loaded by the first ReadBlock, in some thread
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      std::string got;
+      for (uint32_t k = 0; k < 7; k++) {
+        const uint32_t i = (k + static_cast<uint32_t>(t) * 2) % 7;
+        if (!r->ReadBlock(i, &got).ok() || got != data.substr(size_t{i} * kBlockSize, kBlockSize)) wrong[t]++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; t++) EXPECT_EQ(wrong[t], 0) << "thread " << t;
 }
 
 // A reader keeps its pack open: a prune of its chunk and the compaction

@@ -6,7 +6,8 @@
 // record (one block, verified by the chunk's digest).
 //
 // Thread safety: EncodeBlock is a pure function, callable from any thread
-// (the mount's worker pool). A ChunkReader is used by one thread at a time.
+// (the mount's worker pool). A ChunkReader's ReadBlock may be called from
+// several threads at once (for different blocks or the same).
 #pragma once
 
 #include <cstdint>

@@ -440,7 +440,11 @@ bool Shard::FindLocked(const Digest& d, ChunkLocation* loc) const {
       }
     }
   }
-  if (recent || !merged_ok) {
+  // Every frozen pack is either covered by merged_ (p->merged) or in
+  // filter_ (BindMergedLocked): without a merged index, filter_ covers them
+  // all; only a damaged one leaves packs that neither filter answers for.
+  const bool merged_damaged = merged_ != nullptr && merged_->damaged();
+  if (recent || merged_damaged) {
     for (auto p = frozen_.rbegin(); p != frozen_.rend(); ++p) {
       if (!(p->merged && merged_ok) && FindInPack(*p, d, loc)) return true;
     }

@@ -101,6 +101,14 @@ struct Fixture {
     return BlockReader::Make(Sha256(chunk->content), std::make_unique<FakeReader>(chunk), &cache, pool, &counters,
                              BlockReader::Options{ahead});
   }
+  // Another reader of the chunk, with release_behind.
+  std::shared_ptr<BlockReader> OpenReleasing(WorkerPool* pool = nullptr, uint32_t ahead = 0) {
+    BlockReader::Options options;
+    options.readahead_blocks = ahead;
+    options.release_behind = true;
+    return BlockReader::Make(Sha256(chunk->content), std::make_unique<FakeReader>(chunk), &cache, pool, &counters,
+                             options);
+  }
   // The bytes of a read, or "ERR: <status>".
   std::string Read(uint64_t off, size_t size, BlockReader* r = nullptr) {
     ChunkCache::Content holder;
@@ -290,11 +298,7 @@ TEST(BlockReaderTest, ReusedBlockBuffersReadTheRightBytes) {
 // Close; a block another reader loaded stays.
 TEST(BlockReaderTest, ReleaseBehindDropsServedBlocksFromTheCache) {
   Fixture f(MakeChunk(10 * 4096, 4096), 1 << 20);
-  BlockReader::Options options;
-  options.readahead_blocks = 0;
-  options.release_behind = true;
-  auto r = BlockReader::Make(Sha256(f.chunk->content), std::make_unique<FakeReader>(f.chunk), &f.cache, nullptr,
-                             &f.counters, options);
+  auto r = f.OpenReleasing();
   EXPECT_EQ(f.Read(7 * 4096, 10), f.chunk->content.substr(7 * 4096, 10));  // another reader's block 7
   const std::string& c = f.chunk->content;
   for (uint32_t b = 0; b < 9; b++) {
@@ -317,11 +321,7 @@ TEST(BlockReaderTest, ReleaseBehindDropsServedBlocksFromTheCache) {
 
 TEST(BlockReaderTest, ReleaseBehindKeepsBlocksOfARandomReader) {
   Fixture f(MakeChunk(10 * 4096, 4096), 1 << 20);
-  BlockReader::Options options;
-  options.readahead_blocks = 0;
-  options.release_behind = true;
-  auto r = BlockReader::Make(Sha256(f.chunk->content), std::make_unique<FakeReader>(f.chunk), &f.cache, nullptr,
-                             &f.counters, options);
+  auto r = f.OpenReleasing();
   for (uint32_t b : {5u, 1u, 8u, 3u}) ASSERT_EQ(f.Read(b * 4096, 100, r.get()), f.chunk->content.substr(b * 4096, 100));
   for (uint32_t b : {5u, 1u, 8u, 3u}) EXPECT_TRUE(f.Cached(b)) << b;
   r->Close();
@@ -405,11 +405,7 @@ TEST(BlockReaderTest, ReleaseWhileReadAheadIsInFlightIsSafe) {
 TEST(BlockReaderTest, ReleaseBehindDropsAReadAheadThatLandsAfterTheRelease) {
   WorkerPool pool(1);
   Fixture f(MakeChunk(10 * 4096, 4096), 1 << 20);
-  BlockReader::Options options;
-  options.readahead_blocks = 2;
-  options.release_behind = true;
-  auto r = BlockReader::Make(Sha256(f.chunk->content), std::make_unique<FakeReader>(f.chunk), &f.cache, &pool,
-                             &f.counters, options);
+  auto r = f.OpenReleasing(&pool, 2);
   f.chunk->gated.insert(1);
   EXPECT_EQ(f.Read(0, 4096, r.get()), f.chunk->content.substr(0, 4096));
   ASSERT_TRUE(f.chunk->AwaitAtGate());

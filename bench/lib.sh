@@ -9,6 +9,16 @@
 #   PT_BIN   the compiled passthrough_ll ("" = none), FS_PID / PT_PID the
 #            processes they started (set here)
 
+# bench_paths [BUILD_DIR]: sets BUILD (absolute; default $ROOT/build), CHUNKFS
+# (CHUNKFS_BIN if set: another build of the mount) and CHUNKCTL.
+# REQUIRES: ROOT, the checkout.
+bench_paths() {
+  BUILD=${1:-$ROOT/build}
+  [[ $BUILD = /* ]] || BUILD=$PWD/$BUILD
+  CHUNKFS=${CHUNKFS_BIN:-$BUILD/fs/chunkfs}
+  CHUNKCTL=$BUILD/tools/chunkctl
+}
+
 STEP_TIMEOUT=${STEP_TIMEOUT:-120}   # seconds, any one step touching a mount
 FS_PID=
 PT_PID=

@@ -40,10 +40,7 @@ export LC_ALL=C
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib.sh"
-BUILD=${1:-$ROOT/build}
-[[ $BUILD = /* ]] || BUILD=$PWD/$BUILD
-CHUNKFS=${CHUNKFS_BIN:-$BUILD/fs/chunkfs}   # CHUNKFS_BIN=... compares another build of the mount
-CHUNKCTL=$BUILD/tools/chunkctl
+bench_paths "${1:-}"   # CHUNKFS_BIN=... compares another build of the mount
 STORE_BENCH=$BUILD/bench/store_bench
 for b in "$CHUNKFS" "$CHUNKCTL"; do
   [[ -x $b ]] || { echo "mount_bench: $b not built (cmake --build $BUILD --target chunkfs chunkctl store_bench)" >&2; exit 2; }

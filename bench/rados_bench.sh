@@ -77,10 +77,7 @@ export LC_ALL=C
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib.sh"
-BUILD=${1:-$ROOT/build}
-[[ $BUILD = /* ]] || BUILD=$PWD/$BUILD
-CHUNKFS=$BUILD/fs/chunkfs
-CHUNKCTL=$BUILD/tools/chunkctl
+bench_paths "${1:-}"
 CLUSTER_TOOL=$ROOT/tools/ceph-test-cluster
 SECS=${RADOS_BENCH_SECS:-5}
 PACKS_CHUNKS=${PACKS_CHUNKS:-6000}

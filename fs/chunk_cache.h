@@ -7,7 +7,9 @@
 // cache additionally keeps recently read entries, up to a byte bound (LRU),
 // so that reopening a chunk (or reading it through several names) costs
 // nothing, and it holds the blocks read ahead (block_reader.h): their memory
-// is within the same bound.
+// is within the same bound. The mount's block readers Erase the blocks they
+// have served (the kernel's page cache has those; BlockReader::Options::
+// release_behind), so blocks stay here mostly until they are served.
 //
 // Load-once: FindOrLoad makes concurrent readers of one entry wait for one
 // load instead of loading it each; LoadIfAbsent (read-ahead) never waits.
